@@ -1,0 +1,3 @@
+from .eca import ECALayer, eca_kernel_size
+
+__all__ = ['ECALayer', 'eca_kernel_size']

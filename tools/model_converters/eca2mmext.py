@@ -1,0 +1,149 @@
+"""Convert the ECA-Net authors' released ImageNet checkpoints to mmext.
+
+The checkpoints of BangguWu/ECANet (``eca_resnet{18,34,50,101,152}_k*.pth.tar``
+and ``eca_mobilenetv2_k13.pth.tar``) hold ``{'state_dict': ..., 'arch': ...,
+'epoch': ..., 'optimizer': ...}`` with DataParallel's ``module.`` prefix.
+The result loads into an mmpretrain ``ImageClassifier`` with an
+``ECAResNet`` / ``ECAMobileNetV2`` backbone and a ``LinearClsHead``; the key
+mapping itself is ``checkpoint_filter_fn`` in
+``mmext/models/backbones/eca_resnet.py`` and ``eca_mobilenet_v2.py``.
+
+Usage::
+
+    python tools/model_converters/eca2mmext.py SRC DST [--arch eca_resnet50]
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import Optional, Sequence
+
+import torch
+from mmengine.runner import save_checkpoint
+
+from mmext.models.backbones import eca_mobilenet_v2, eca_resnet
+from mmext.utils import CheckpointError, safe_torch_load
+
+ARCHS = ('eca_resnet18', 'eca_resnet34', 'eca_resnet50', 'eca_resnet101',
+         'eca_resnet152', 'eca_mobilenet_v2')
+
+
+def load_state_dict(path: str) -> tuple:
+    """Read ``(state_dict, extra)`` from an authors' checkpoint file.
+
+    Loads with :func:`mmext.utils.safe_torch_load` (``weights_only``; set
+    ``MMEXT_TRUST_CHECKPOINTS=1`` for a trusted file it refuses). ``extra``
+    holds the checkpoint's scalar entries (``arch``, ``epoch``,
+    ``best_prec1``) for the converted file's ``meta``.
+    """
+    try:
+        ckpt = safe_torch_load(path, map_location='cpu')
+    except CheckpointError as e:
+        raise ValueError(str(e)) from e
+    extra = {}
+    if isinstance(ckpt, dict) and isinstance(ckpt.get('state_dict'), dict):
+        state_dict = ckpt['state_dict']
+        for key in ('arch', 'epoch', 'best_prec1'):
+            value = ckpt.get(key)
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                value = value.item()
+            if isinstance(value, (str, int, float)):
+                extra[key] = value
+    else:
+        state_dict = ckpt
+    if not isinstance(state_dict, dict) or not state_dict:
+        raise ValueError(f'{path} holds no state_dict')
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ValueError(f'{path}: entry {key!r} of the state_dict is not '
+                             'a tensor; not a model checkpoint')
+    return state_dict, extra
+
+
+def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
+    """Convert ``src`` to an mmext checkpoint at ``dst``; returns its meta.
+
+    Raises:
+        FileNotFoundError: ``src`` or the directory of ``dst`` is missing.
+        ValueError: ``src`` is not a checkpoint, or not of ``arch``.
+        KeyError: ``src`` has a key the model lacks, or lacks one it needs.
+    """
+    state_dict, extra = load_state_dict(src)
+    if arch is not None and arch not in ARCHS:
+        raise ValueError(f'unknown arch {arch!r}, expected one of {ARCHS}')
+    keys = [k[len('module.'):] if k.startswith('module.') else k
+            for k in state_dict]
+    if any(k.startswith('features.') for k in keys):
+        family, module, cfg_type = 'mobilenet_v2', eca_mobilenet_v2, \
+            'ECAMobileNetV2'
+    elif any(k.startswith('layer1.') for k in keys):
+        family, module, cfg_type = 'resnet', eca_resnet, 'ECAResNet'
+    else:
+        raise ValueError(f'{src}: keys look neither like ECA-ResNet nor '
+                         f'ECA-MobileNetV2 (first key {keys[0]!r})')
+    if arch is not None and (arch == 'eca_mobilenet_v2') != (
+            family == 'mobilenet_v2'):
+        raise ValueError(f'{src} is not an {arch} checkpoint')
+
+    try:
+        if family == 'resnet':
+            depth = int(arch[len('eca_resnet'):]) if arch else None
+            new_state_dict = module.checkpoint_filter_fn(state_dict, depth)
+        else:
+            new_state_dict = module.checkpoint_filter_fn(state_dict)
+    except KeyError as e:
+        raise KeyError(f'{src}: {e.args[0]}') from e
+    except ValueError as e:
+        raise ValueError(f'{src}: {e}') from e
+    info = module.infer_arch(state_dict)
+
+    backbone = dict(type=cfg_type,
+                    eca_kernel_sizes=tuple(info['eca_kernel_sizes']))
+    if family == 'resnet':
+        backbone['depth'] = info['depth']
+        name = f'eca_resnet{info["depth"]}'
+    else:
+        name = 'eca_mobilenet_v2'
+    meta = dict(
+        source=osp.basename(src),
+        converter='tools/model_converters/eca2mmext.py',
+        arch=name,
+        backbone=backbone,
+        num_classes=info['num_classes'],
+        **{f'source_{k}': v for k, v in extra.items()})
+    dst_dir = osp.dirname(osp.abspath(dst))
+    if not osp.isdir(dst_dir):
+        raise FileNotFoundError(f'output directory not found: {dst_dir}')
+    save_checkpoint({'state_dict': new_state_dict, 'meta': meta}, dst)
+    return meta
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert an ECA-Net (BangguWu/ECANet) checkpoint to an '
+        'mmpretrain ImageClassifier checkpoint for mmext.')
+    parser.add_argument('src', help="the authors' checkpoint (.pth.tar)")
+    parser.add_argument('dst', help='where to write the converted checkpoint')
+    parser.add_argument(
+        '--arch',
+        choices=ARCHS,
+        help='expected architecture; inferred from the keys when omitted')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        meta = convert(args.src, args.dst, arch=args.arch)
+    except KeyError as e:
+        print(f'error: {e.args[0]}', file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    print(f'saved {meta["arch"]} ({meta["num_classes"]} classes) to '
+          f'{args.dst}\nbackbone config: {meta["backbone"]}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
