@@ -8,6 +8,7 @@ mmaction2 are listed as ``mim`` extras because mmcv must be built with ops
 import os
 import os.path as osp
 import shutil
+import sys
 
 from setuptools import find_packages, setup
 
@@ -42,8 +43,8 @@ def add_mim_extension() -> None:
     these are symlinks; in regular installs (``pip install .``) real copies so
     they ship as package data.
     """
-    mode = 'symlink' if 'develop' in os.sys.argv or os.environ.get(
-        'PIP_EDITABLE') else 'copy'
+    editable = {'develop', 'editable_wheel'} & set(sys.argv)
+    mode = 'symlink' if editable else 'copy'
     filenames = ['tools', 'configs', 'model-index.yml']
     repo = osp.dirname(osp.abspath(__file__))
     mim_path = osp.join(repo, 'mmext', '.mim')

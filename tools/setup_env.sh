@@ -58,6 +58,10 @@ fi
 
 # mmext itself, editable, with its compiled ops.
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e .
+# mim finds a package at <distribution location>/<package>; an editable
+# install has no such directory, so link site-packages/mmext to the sources.
+SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+[ -e "$SITE/mmext" ] || ln -s "$ROOT/mmext" "$SITE/mmext"
 "$VENV/bin/python" -c "from mmcv.ops import nms, roi_align; import mmdet, mmpretrain, mmaction, mmext; print('stack OK')"
 echo "$HASH" > "$STAMP"
 log "done"

@@ -94,7 +94,8 @@ def main(argv=None):
     check_config(cfg, args.config)
     runner = build_runner(cfg)
     runner.train()
+    return runner
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

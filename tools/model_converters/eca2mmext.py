@@ -62,8 +62,13 @@ def load_state_dict(path: str) -> tuple:
 def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
     """Convert ``src`` to an mmext checkpoint at ``dst``; returns its meta.
 
+    ``dst`` (``{'state_dict': ..., 'meta': ...}``) is written with mmengine's
+    ``save_checkpoint``, creating missing directories. ``meta['backbone']``
+    is the backbone config the weights fit, e.g. ``dict(type='ECAResNet',
+    depth=50, eca_kernel_sizes=(3, 5, 5, 7))``.
+
     Raises:
-        FileNotFoundError: ``src`` or the directory of ``dst`` is missing.
+        FileNotFoundError: ``src`` is missing.
         ValueError: ``src`` is not a checkpoint, or not of ``arch``.
         KeyError: ``src`` has a key the model lacks, or lacks one it needs.
     """
@@ -110,9 +115,6 @@ def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
         backbone=backbone,
         num_classes=info['num_classes'],
         **{f'source_{k}': v for k, v in extra.items()})
-    dst_dir = osp.dirname(osp.abspath(dst))
-    if not osp.isdir(dst_dir):
-        raise FileNotFoundError(f'output directory not found: {dst_dir}')
     save_checkpoint({'state_dict': new_state_dict, 'meta': meta}, dst)
     return meta
 

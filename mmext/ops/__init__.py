@@ -1,0 +1,1 @@
+"""Custom C++/CUDA ops (deformable attention sampling, covariance square roots) live here."""

@@ -1,0 +1,3 @@
+from .smoke import shrink_config
+
+__all__ = ['shrink_config']

@@ -1,0 +1,127 @@
+"""Turn a full-size config into a seconds-long CPU smoke run.
+
+Real configs point at OpenMMLab's dataset locations (``data/imagenet``,
+``data/coco``, ``data/kinetics400``, ``data/digits``).
+:func:`shrink_config` re-roots those paths onto the small datasets written by
+:mod:`mmext.datasets.smoke_data`, keeps a few samples, shrinks image sizes,
+and runs one short epoch. Architecture, losses and evaluators are untouched.
+"""
+import copy
+import os.path as osp
+from typing import Any, Optional
+
+from mmengine.config import Config
+
+#: Per task family: factor applied to resize/crop sizes in pipelines.
+_SIZE_FACTOR = {'mmpretrain': 32 / 224, 'mmdet': 128 / 800, 'mmaction': 32 / 224}
+_SIZE_KEYS = ('scale', 'crop_size', 'input_size')
+_DATA_PREFIX = 'data/'
+
+
+def _reroot(value: Any, data_dir: str) -> Any:
+    if isinstance(value, str) and value.startswith(_DATA_PREFIX):
+        return osp.join(data_dir, value[len(_DATA_PREFIX):])
+    return value
+
+
+def _shrink_size(value: Any, factor: float) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if value <= 0 else max(16, round(value * factor))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_shrink_size(v, factor) for v in value)
+    return value
+
+
+def _shrink_pipeline(pipeline: list, factor: float) -> None:
+    for t in pipeline:
+        if not isinstance(t, dict):
+            continue
+        for key in _SIZE_KEYS:
+            if key in t:
+                t[key] = _shrink_size(t[key], factor)
+        if t.get('type') == 'SampleFrames' and t.get('test_mode'):
+            t['num_clips'] = min(t.get('num_clips', 1), 3)
+        if t.get('type') == 'TenCrop':
+            t['type'] = 'CenterCrop'
+
+
+def _shrink_dataset(ds: dict, data_dir: str, factor: float,
+                    num_samples: int) -> None:
+    if isinstance(ds.get('dataset'), dict):  # a wrapper: shrink the inner one
+        ds.pop('times', None)
+        _shrink_dataset(ds['dataset'], data_dir, factor, num_samples)
+        return
+    for key in ('data_root', 'ann_file'):
+        ds[key] = _reroot(ds.get(key), data_dir)
+        if ds[key] is None:
+            ds.pop(key)
+    if isinstance(ds.get('filter_cfg'), dict):
+        ds['filter_cfg']['min_size'] = 0
+    ds['indices'] = num_samples
+    _shrink_pipeline(ds.get('pipeline', []), factor)
+
+
+def _drop_pretrained(node: Any) -> None:
+    """Remove pretrained-weight loading (no weights exist in smoke runs)."""
+    if isinstance(node, dict):
+        if isinstance(node.get('init_cfg'), dict) and \
+                node['init_cfg'].get('type') == 'Pretrained':
+            node['init_cfg'] = None
+        if isinstance(node.get('pretrained'), str):
+            node.pop('pretrained')
+        for v in node.values():
+            _drop_pretrained(v)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _drop_pretrained(v)
+
+
+def shrink_config(cfg: Config,
+                  data_dir: str,
+                  work_dir: str,
+                  num_samples: int = 4,
+                  batch_size: int = 2,
+                  scope: Optional[str] = None) -> Config:
+    """Return a copy of ``cfg`` that trains one short epoch on smoke data.
+
+    Args:
+        cfg: A full config (as loaded by ``Config.fromfile``).
+        data_dir: Directory holding ``imagenet/``, ``coco/``,
+            ``kinetics400/`` and ``digits/`` smoke datasets.
+        work_dir: Where the run writes logs and checkpoints.
+        num_samples: Samples kept per dataset.
+        batch_size: Batch size of every dataloader.
+        scope: Task family; defaults to ``cfg.default_scope``.
+    """
+    cfg = copy.deepcopy(cfg)
+    scope = scope or cfg.get('default_scope', 'mmpretrain')
+    factor = _SIZE_FACTOR.get(scope, 32 / 224)
+    cfg.work_dir = work_dir
+    cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
+    cfg.test_evaluator = copy.deepcopy(cfg.val_evaluator)
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.batch_size = batch_size
+        loader.num_workers = 0
+        loader.persistent_workers = False
+        _shrink_dataset(loader.dataset, data_dir, factor, num_samples)
+    for split in ('val', 'test'):
+        evaluators = cfg[f'{split}_evaluator']
+        for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
+            if 'ann_file' in ev:
+                ev['ann_file'] = _reroot(ev['ann_file'], data_dir)
+    _drop_pretrained(cfg.model)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1,
+                         val_interval=1)
+    cfg.param_scheduler = []
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.pop('auto_scale_lr', None)
+    cfg.load_from = None
+    cfg.resume = False
+    cfg.randomness = dict(seed=0)
+    cfg.env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'),
+                       mp_cfg=dict(mp_start_method='fork'))
+    return cfg
