@@ -8,4 +8,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
-model = dict(backbone=dict(type='ECAResNet', depth=152))
+# zero_init_residual=False: the authors' torchvision-style blocks start with
+# a non-zero last BN.
+model = dict(
+    backbone=dict(type='ECAResNet', depth=152, zero_init_residual=False))

@@ -55,7 +55,7 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, T_max=11),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=12, T_max=11),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=4)
 val_cfg = dict()

@@ -19,8 +19,11 @@ _DATA_PREFIX = 'data/'
 
 
 def _reroot(value: Any, data_dir: str) -> Any:
+    """Map ``data/...`` paths (also inside dicts, e.g. ``data_prefix``)."""
     if isinstance(value, str) and value.startswith(_DATA_PREFIX):
         return osp.join(data_dir, value[len(_DATA_PREFIX):])
+    if isinstance(value, dict):
+        return type(value)({k: _reroot(v, data_dir) for k, v in value.items()})
     return value
 
 
@@ -53,10 +56,9 @@ def _shrink_dataset(ds: dict, data_dir: str, factor: float,
         ds.pop('times', None)
         _shrink_dataset(ds['dataset'], data_dir, factor, num_samples)
         return
-    for key in ('data_root', 'ann_file'):
-        ds[key] = _reroot(ds.get(key), data_dir)
-        if ds[key] is None:
-            ds.pop(key)
+    for key in ('data_root', 'ann_file', 'data_prefix'):
+        if key in ds:
+            ds[key] = _reroot(ds[key], data_dir)
     if isinstance(ds.get('filter_cfg'), dict):
         ds['filter_cfg']['min_size'] = 0
     ds['indices'] = num_samples

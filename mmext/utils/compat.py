@@ -21,19 +21,27 @@ Every fix lives here, is applied once by ``import mmext`` and has a test in
    mid-save leaves a truncated file under the final name, which ``--resume``
    then picks up. :meth:`LocalBackend.put` / ``put_text`` now write to a
    temporary file in the same directory and ``os.replace`` it into place.
+
+3. Distributed training on CPU (``--launcher pytorch`` without a GPU).
+   mmengine calls ``torch.cuda.set_device`` before ``init_process_group``
+   and wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail
+   on CPU. Without CUDA, the device is not set, 'nccl' falls back to
+   'gloo' (with a warning) and CPU modules get ``device_ids=None``.
 """
 import inspect
 import os
 import os.path as osp
 import pickle
 import tempfile
-import zipfile
+import warnings
 from typing import Any, Callable, List, Optional, Union
 
 import numpy as np
 import torch
+import mmengine.dist.utils as mmengine_dist_utils
 from mmengine.fileio.backends import LocalBackend
 from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.model import MMDistributedDataParallel
 from mmengine.runner.checkpoint import CheckpointLoader
 
 TRUST_ENV = 'MMEXT_TRUST_CHECKPOINTS'
@@ -108,18 +116,26 @@ def safe_torch_load(f: Union[str, Any],
             return torch.load(
                 f, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as e:
-        if 'Weights only load failed' in str(e):
+        msg = str(e)
+        # torch's message is several paragraphs; keep its one specific line.
+        detail = msg.split('WeightsUnpickler error:')[-1].strip()
+        detail = detail.splitlines()[0] if detail else msg
+        if 'Unsupported global' in msg or 'is not allowed' in msg:
             raise CheckpointError(
                 f'checkpoint {name!r} contains pickled objects that are not '
-                f'plain tensors or mmengine types; refusing to execute them. '
-                f'If you trust this file, set {TRUST_ENV}=1. ({e})') from e
+                'tensors, containers or mmengine types; refusing to load it '
+                f'({detail}). If you trust this file, set {TRUST_ENV}=1.'
+            ) from e
         raise CheckpointError(
-            f'checkpoint {name!r} is corrupt or not a PyTorch checkpoint: '
-            f'{e}') from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+            f'checkpoint {name!r} is corrupt or not a PyTorch checkpoint '
+            f'({detail})') from e
+    except Exception as e:  # noqa: BLE001  any other failure to parse
+        # A malformed pickle stream can raise almost anything (EOFError,
+        # IndexError, KeyError, UnicodeDecodeError, zipfile.BadZipFile...).
+        detail = str(e).strip().splitlines()
         raise CheckpointError(
-            f'checkpoint {name!r} is truncated or not a PyTorch checkpoint: '
-            f'{e}') from e
+            f'checkpoint {name!r} is truncated or not a PyTorch checkpoint '
+            f'({detail[0] if detail else type(e).__name__})') from e
 
 
 def _load_from_local(filename: str, map_location: Optional[Any]) -> Any:
@@ -161,12 +177,37 @@ def _atomic_put_text(self: LocalBackend,
     _atomic_write(filepath, 'w', lambda f: f.write(obj), encoding)
 
 
+_orig_init_dist_pytorch = mmengine_dist_utils._init_dist_pytorch
+_orig_ddp_init = MMDistributedDataParallel.__init__
+
+
+def _init_dist_pytorch(backend: str, *args, **kwargs) -> None:
+    if torch.cuda.is_available():
+        return _orig_init_dist_pytorch(backend, *args, **kwargs)
+    if backend == 'nccl':
+        warnings.warn('CUDA is not available: using the gloo backend instead '
+                      'of nccl (set env_cfg.dist_cfg.backend to silence this)')
+        backend = 'gloo'
+    kwargs.pop('init_backend', None)
+    torch.distributed.init_process_group(backend=backend, **kwargs)
+
+
+def _ddp_init(self, module: torch.nn.Module, *args, **kwargs) -> None:
+    on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
+    if on_cpu:
+        kwargs['device_ids'] = None
+        kwargs.pop('output_device', None)
+    _orig_ddp_init(self, module, *args, **kwargs)
+
+
 def apply() -> None:
     """Apply every fix; idempotent."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=_load_from_local, force=True)
     LocalBackend.put = _atomic_put
     LocalBackend.put_text = _atomic_put_text
+    mmengine_dist_utils._init_dist_pytorch = _init_dist_pytorch
+    MMDistributedDataParallel.__init__ = _ddp_init
 
 
 apply()

@@ -45,7 +45,7 @@ class ConfigError(ValueError):
 def _get(cfg: Any, dotted: str) -> Tuple[bool, Any]:
     node = cfg
     for part in dotted.split('.'):
-        if not isinstance(node, dict) or part not in node:
+        if not isinstance(node, (dict, Config)) or part not in node:
             return False, None
         node = node[part]
     return True, node
@@ -79,7 +79,7 @@ def _dataset_nodes(cfg: Config) -> Iterator[Tuple[str, dict]]:
         if found:
             stack.append((f'{split}_dataloader.dataset', ds))
     while stack:
-        key, node = stack.pop()
+        key, node = stack.pop(0)
         if not isinstance(node, dict):
             continue
         yield key, node

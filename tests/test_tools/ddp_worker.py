@@ -1,5 +1,5 @@
 """Run by torchrun in test_train_tools: train via tools/train.py, then save
-this rank's weights so the test can compare ranks."""
+this rank's parameters so the test can compare ranks."""
 import os
 import os.path as osp
 import sys
@@ -16,6 +16,8 @@ if __name__ == '__main__':
     model = runner.model.module if hasattr(runner.model,
                                            'module') else runner.model
     rank = int(os.environ['RANK'])
+    # Parameters only: BN running statistics are per-rank buffers
+    # (mmengine's DDP does not broadcast buffers) and legitimately differ.
     torch.save({k: v.detach().cpu()
-                for k, v in model.state_dict().items()},
+                for k, v in model.named_parameters()},
                osp.join(runner.work_dir, f'rank{rank}.pth'))

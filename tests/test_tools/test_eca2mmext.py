@@ -114,12 +114,17 @@ def authors_mobilenet_v2(num_classes, first_k1_channels=96):
 def save_authors_checkpoint(model, path, arch):
     torch.save(
         {
-            'epoch': 100,
-            'arch': arch,
-            'state_dict': model.state_dict(),
-            'best_prec1': torch.tensor(77.42),
-            'optimizer': torch.optim.SGD(model.parameters(), lr=0.1,
-                                         momentum=0.9).state_dict(),
+            'epoch':
+            100,
+            'arch':
+            arch,
+            'state_dict':
+            model.state_dict(),
+            'best_prec1':
+            torch.tensor(77.42),
+            'optimizer':
+            torch.optim.SGD(model.parameters(), lr=0.1,
+                            momentum=0.9).state_dict(),
         }, path)
 
 
@@ -128,8 +133,9 @@ def build_converted(dst):
     assert set(ckpt) == {'state_dict', 'meta'}
     meta = ckpt['meta']
     backbone = dict(meta['backbone'])
-    in_channels = {'ECAMobileNetV2': 1280}.get(
-        backbone['type'], 512 if backbone.get('depth', 50) < 50 else 2048)
+    in_channels = {
+        'ECAMobileNetV2': 1280
+    }.get(backbone['type'], 512 if backbone.get('depth', 50) < 50 else 2048)
     model = PRETRAIN_MODELS.build(
         dict(
             type='ImageClassifier',
@@ -284,8 +290,10 @@ def test_unknown_and_missing_keys(tmp_path, capsys):
         eca2mmext.convert(src, str(tmp_path / 'out.pth'))
 
     # an ECA-less (plain torchvision) ResNet is not an ECA checkpoint
-    plain = {f'module.{k}': v
-             for k, v in tv_resnet.resnet18().state_dict().items()}
+    plain = {
+        f'module.{k}': v
+        for k, v in tv_resnet.resnet18().state_dict().items()
+    }
     src = str(tmp_path / 'plain.pth.tar')
     torch.save({'state_dict': plain}, src)
     with pytest.raises(KeyError, match='eca.conv.weight'):

@@ -56,9 +56,9 @@ def test_wrong_type(smoke_data, tmp_path):
 
 
 def test_missing_data_root(smoke_data, tmp_path):
-    _fails_with(['tools/train.py', DEMO, '--work-dir', str(tmp_path),
-                 '--cfg-options',
-                 'train_dataloader.dataset.data_root=/nonexistent/digits'],
+    _fails_with(['tools/train.py', DEMO, *_opts(
+        smoke_data, tmp_path,
+        ['train_dataloader.dataset.data_root=/nonexistent/digits'])],
                 r'train_dataloader\.dataset\.data_root.*/nonexistent/digits')
 
 

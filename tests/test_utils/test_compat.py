@@ -142,3 +142,34 @@ def test_put_is_atomic_replace(tmp_path, monkeypatch):
     LocalBackend().put(b'x', tmp_path / 'c.pth')
     assert str(tmp_path / 'c.pth') not in opened
     assert (tmp_path / 'c.pth').read_bytes() == b'x'
+
+
+def test_cpu_distributed_init_and_ddp(tmp_path, monkeypatch):
+    # Without the fix: torch.cuda.set_device fails ("no NVIDIA driver") and
+    # DDP rejects device_ids for a CPU module.
+    import torch.distributed as dist
+    from mmengine.dist import init_dist
+    from mmengine.model import MMDistributedDataParallel
+    if torch.cuda.is_available():
+        pytest.skip('checks the CPU-only path')
+    monkeypatch.setenv('RANK', '0')
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
+    monkeypatch.setenv('MASTER_PORT', '29533')
+    with pytest.warns(UserWarning, match='gloo'):
+        init_dist('pytorch', backend='nccl')
+    try:
+        assert dist.get_backend() == 'gloo'
+        ddp = MMDistributedDataParallel(
+            module=torch.nn.Linear(2, 1), device_ids=[0])
+        assert ddp.device_ids is None
+        assert ddp(torch.ones(1, 2)).shape == (1, 1)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_text_file_is_not_a_checkpoint(tmp_path):
+    (tmp_path / 'notes.pth').write_text('a\nb\n' * 10)
+    with pytest.raises(CheckpointError, match='notes.pth'):
+        _load_checkpoint(str(tmp_path / 'notes.pth'))

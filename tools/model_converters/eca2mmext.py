@@ -75,8 +75,10 @@ def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
     state_dict, extra = load_state_dict(src)
     if arch is not None and arch not in ARCHS:
         raise ValueError(f'unknown arch {arch!r}, expected one of {ARCHS}')
-    keys = [k[len('module.'):] if k.startswith('module.') else k
-            for k in state_dict]
+    keys = [
+        k[len('module.'):] if k.startswith('module.') else k
+        for k in state_dict
+    ]
     if any(k.startswith('features.') for k in keys):
         family, module, cfg_type = 'mobilenet_v2', eca_mobilenet_v2, \
             'ECAMobileNetV2'
@@ -85,8 +87,9 @@ def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
     else:
         raise ValueError(f'{src}: keys look neither like ECA-ResNet nor '
                          f'ECA-MobileNetV2 (first key {keys[0]!r})')
-    if arch is not None and (arch == 'eca_mobilenet_v2') != (
-            family == 'mobilenet_v2'):
+    if arch is not None and (arch
+                             == 'eca_mobilenet_v2') != (family
+                                                        == 'mobilenet_v2'):
         raise ValueError(f'{src} is not an {arch} checkpoint')
 
     try:
@@ -101,20 +104,23 @@ def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
         raise ValueError(f'{src}: {e}') from e
     info = module.infer_arch(state_dict)
 
-    backbone = dict(type=cfg_type,
-                    eca_kernel_sizes=tuple(info['eca_kernel_sizes']))
+    backbone = dict(type=cfg_type)
     if family == 'resnet':
         backbone['depth'] = info['depth']
         name = f'eca_resnet{info["depth"]}'
     else:
         name = 'eca_mobilenet_v2'
+    backbone['eca_kernel_sizes'] = tuple(info['eca_kernel_sizes'])
     meta = dict(
         source=osp.basename(src),
         converter='tools/model_converters/eca2mmext.py',
         arch=name,
         backbone=backbone,
         num_classes=info['num_classes'],
-        **{f'source_{k}': v for k, v in extra.items()})
+        **{
+            f'source_{k}': v
+            for k, v in extra.items()
+        })
     save_checkpoint({'state_dict': new_state_dict, 'meta': meta}, dst)
     return meta
 

@@ -55,7 +55,10 @@ class ECAInvertedResidual(InvertedResidual):
         super().__init__(in_channels, out_channels, stride, expand_ratio,
                          **kwargs)
         self.eca = ECALayer(
-            out_channels, kernel_size=eca_kernel_size, gamma=eca_gamma, b=eca_b)
+            out_channels,
+            kernel_size=eca_kernel_size,
+            gamma=eca_gamma,
+            b=eca_b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
 
@@ -97,9 +100,9 @@ class ECAMobileNetV2(MobileNetV2):
     """
 
     #: The authors' rule for their released checkpoint, one size per stage.
-    released_kernel_sizes = tuple(1 if channel < 96 else 3
-                                  for _, channel, _, _ in
-                                  MobileNetV2.arch_settings)
+    released_kernel_sizes = tuple(
+        1 if channel < 96 else 3
+        for _, channel, _, _ in MobileNetV2.arch_settings)
 
     def __init__(self,
                  eca_kernel_sizes: Union[str, Sequence[int], None] = RELEASED,
@@ -130,6 +133,11 @@ class ECAMobileNetV2(MobileNetV2):
         self.eca_kernel_sizes = tuple(
             getattr(self, name)[0].eca.kernel_size
             for name in self.layers[:num_stages])
+
+    def train(self, mode: bool = True) -> 'ECAMobileNetV2':
+        # mmpretrain's MobileNetV2.train() returns None; nn.Module's, self.
+        super().train(mode)
+        return self
 
     def make_layer(self, out_channels: int, num_blocks: int, stride: int,
                    expand_ratio: int) -> nn.Sequential:
@@ -239,7 +247,8 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> dict:
                              f'({sorted(sizes)}); ECAMobileNetV2 takes one '
                              'size per stage')
     if 'classifier.1.weight' not in sd:
-        raise KeyError("ECA-MobileNetV2 checkpoint lacks 'classifier.1.weight'")
+        raise KeyError(
+            "ECA-MobileNetV2 checkpoint lacks 'classifier.1.weight'")
     return dict(
         eca_kernel_sizes=tuple(per_stage[s].pop() for s in sorted(per_stage)),
         num_classes=int(sd['classifier.1.weight'].shape[0]))
@@ -256,17 +265,16 @@ def checkpoint_filter_fn(
     ``LinearClsHead``. ``features.1`` ... ``features.17`` are the 17 blocks in
     stage order (1, 2, 3, 4, 3, 3, 1 blocks)::
 
-        features.0.{0,1}.*                  -> backbone.conv1.{conv,bn}.*
-        features.1.conv.{0.0,0.1,1,2}.*     -> backbone.layer1.0.conv.{0.conv,
-                                               0.bn,1.conv,1.bn}.*
-        features.1.conv.3.conv.weight       -> backbone.layer1.0.eca.conv.weight
-        features.k.conv.{0,1}.{0,1}.*       -> backbone.layerS.j.conv.{0,1}.
-                                               {conv,bn}.*   (k >= 2)
-        features.k.conv.{2,3}.*             -> backbone.layerS.j.conv.2.
-                                               {conv,bn}.*
-        features.k.conv.4.conv.weight       -> backbone.layerS.j.eca.conv.weight
-        features.18.{0,1}.*                 -> backbone.conv2.{conv,bn}.*
-        classifier.1.{weight,bias}          -> head.fc.{weight,bias}
+        features.0.{0,1}.*              -> backbone.conv1.{conv,bn}.*
+        features.1.conv.0.{0,1}.*       -> backbone.layer1.0.conv.0.{conv,bn}.*
+        features.1.conv.{1,2}.*         -> backbone.layer1.0.conv.1.{conv,bn}.*
+        features.1.conv.3.conv.weight   -> backbone.layer1.0.eca.conv.weight
+        features.k.conv.{0,1}.{0,1}.*   -> backbone.layerS.j.conv.{0,1}.
+                                           {conv,bn}.*           (k >= 2)
+        features.k.conv.{2,3}.*         -> backbone.layerS.j.conv.2.{conv,bn}.*
+        features.k.conv.4.conv.weight   -> backbone.layerS.j.eca.conv.weight
+        features.18.{0,1}.*             -> backbone.conv2.{conv,bn}.*
+        classifier.1.{weight,bias}      -> head.fc.{weight,bias}
 
     The result is checked against the keys and shapes of the model it is
     meant for.
@@ -284,11 +292,11 @@ def checkpoint_filter_fn(
     info = infer_arch(state_dict)
     sd = _strip_prefix(state_dict)
     out = {_map_key(k): v for k, v in sd.items()}
-    with torch.device('meta'):  # only the keys and shapes are needed
-        backbone = ECAMobileNetV2(
-            eca_kernel_sizes=info['eca_kernel_sizes'], init_cfg=None)
-    expected = {f'backbone.{k}': v.shape
-                for k, v in backbone.state_dict().items()}
+    backbone = ECAMobileNetV2(eca_kernel_sizes=info['eca_kernel_sizes'])
+    expected = {
+        f'backbone.{k}': v.shape
+        for k, v in backbone.state_dict().items()
+    }
     expected['head.fc.weight'] = torch.Size(
         (info['num_classes'], backbone.out_channel))
     expected['head.fc.bias'] = torch.Size((info['num_classes'], ))

@@ -47,7 +47,10 @@ class ECABasicBlock(BasicBlock):
                  **kwargs) -> None:
         super().__init__(in_channels, out_channels, **kwargs)
         self.eca = ECALayer(
-            out_channels, kernel_size=eca_kernel_size, gamma=eca_gamma, b=eca_b)
+            out_channels,
+            kernel_size=eca_kernel_size,
+            gamma=eca_gamma,
+            b=eca_b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
 
@@ -104,7 +107,10 @@ class ECABottleneck(Bottleneck):
                  **kwargs) -> None:
         super().__init__(in_channels, out_channels, **kwargs)
         self.eca = ECALayer(
-            out_channels, kernel_size=eca_kernel_size, gamma=eca_gamma, b=eca_b)
+            out_channels,
+            kernel_size=eca_kernel_size,
+            gamma=eca_gamma,
+            b=eca_b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
 
@@ -205,8 +211,9 @@ class ECAResNet(ResNet):
                  eca_b: int = 1,
                  **kwargs) -> None:
         if depth not in self.arch_settings:
-            raise KeyError(f'invalid depth {depth} for ECAResNet, expected one '
-                           f'of {sorted(self.arch_settings)}')
+            raise KeyError(
+                f'invalid depth {depth} for ECAResNet, expected one '
+                f'of {sorted(self.arch_settings)}')
         num_stages = kwargs.get('num_stages', 4)
         # Read by make_res_layer() while ResNet.__init__ builds the stages.
         self._eca_stage_kernel_sizes = self._resolve_kernel_sizes(
@@ -234,6 +241,11 @@ class ECAResNet(ResNet):
                 f'but got {eca_kernel_sizes!r}')
         # ECALayer validates each size (positive odd int).
         return sizes
+
+    def train(self, mode: bool = True) -> 'ECAResNet':
+        # mmpretrain's ResNet.train() returns None; nn.Module's returns self.
+        super().train(mode)
+        return self
 
     def make_res_layer(self, **kwargs) -> ResLayer:
         """Build one stage; ResNet.__init__ calls this once per stage in
@@ -266,8 +278,10 @@ _FC_KEY = re.compile(r'^fc\.(weight|bias)$')
 def _strip_prefix(state_dict: Mapping[str, torch.Tensor],
                   prefix: str = 'module.') -> Dict[str, torch.Tensor]:
     # DataParallel adds 'module.'; accept checkpoints with and without it.
-    return {(k[len(prefix):] if k.startswith(prefix) else k): v
-            for k, v in state_dict.items()}
+    return {
+        (k[len(prefix):] if k.startswith(prefix) else k): v
+        for k, v in state_dict.items()
+    }
 
 
 def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> dict:
@@ -320,8 +334,9 @@ def _map_key(key: str) -> str:
     raise KeyError(f'unexpected key {key!r} in ECA-ResNet checkpoint')
 
 
-def checkpoint_filter_fn(state_dict: Mapping[str, torch.Tensor],
-                         arch: Optional[int] = None) -> Dict[str, torch.Tensor]:
+def checkpoint_filter_fn(
+        state_dict: Mapping[str, torch.Tensor],
+        arch: Optional[int] = None) -> Dict[str, torch.Tensor]:
     """Map an authors' ECA-ResNet ``state_dict`` to mmpretrain's keys.
 
     The authors' keys (``module.`` prefix from DataParallel, torchvision
@@ -353,13 +368,12 @@ def checkpoint_filter_fn(state_dict: Mapping[str, torch.Tensor],
     sd = _strip_prefix(state_dict)
     out = {_map_key(k): v for k, v in sd.items()}
 
-    with torch.device('meta'):  # only the keys and shapes are needed
-        backbone = ECAResNet(
-            info['depth'],
-            eca_kernel_sizes=info['eca_kernel_sizes'],
-            init_cfg=None)
-    expected = {f'backbone.{k}': v.shape
-                for k, v in backbone.state_dict().items()}
+    backbone = ECAResNet(
+        info['depth'], eca_kernel_sizes=info['eca_kernel_sizes'])
+    expected = {
+        f'backbone.{k}': v.shape
+        for k, v in backbone.state_dict().items()
+    }
     expected['head.fc.weight'] = torch.Size(
         (info['num_classes'], backbone.feat_dim))
     expected['head.fc.bias'] = torch.Size((info['num_classes'], ))

@@ -122,4 +122,5 @@ class ECALayer(BaseModule):
         return x * y.view(n, c, 1, 1)
 
     def extra_repr(self) -> str:
-        return f'in_channels={self.in_channels}, kernel_size={self.kernel_size}'
+        return (f'in_channels={self.in_channels}, '
+                f'kernel_size={self.kernel_size}')

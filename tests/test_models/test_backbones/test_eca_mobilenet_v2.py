@@ -24,8 +24,8 @@ def test_parameter_count():
     model.init_weights()
     model.eval()
     with torch.no_grad():
-        assert model(torch.randn(1, 3, 64, 64), mode='tensor').shape == (1,
-                                                                         1000)
+        assert model(
+            torch.randn(1, 3, 64, 64), mode='tensor').shape == (1, 1000)
 
 
 def test_released_kernel_sizes():
@@ -44,8 +44,9 @@ def test_released_kernel_sizes():
 
 def test_adaptive_and_explicit_kernel_sizes():
     # 16, 24, 32, 64, 96 -> 3; 160, 320 -> 5 (Eq. (12), gamma=2, b=1)
-    assert ECAMobileNetV2(
-        eca_kernel_sizes=None).eca_kernel_sizes == (3, 3, 3, 3, 3, 5, 5)
+    assert ECAMobileNetV2(eca_kernel_sizes=None).eca_kernel_sizes == (3, 3, 3,
+                                                                      3, 3, 5,
+                                                                      5)
     sizes = (1, 3, 5, 7, 9, 11, 13)
     model = ECAMobileNetV2(eca_kernel_sizes=sizes)
     assert model.eca_kernel_sizes == sizes
@@ -64,17 +65,14 @@ def test_forward_shapes():
     model.eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 64, 64))
-    assert [tuple(o.shape) for o in outs] == [(1, 16, 32, 32),
-                                              (1, 24, 16, 16),
+    assert [tuple(o.shape) for o in outs] == [(1, 16, 32, 32), (1, 24, 16, 16),
                                               (1, 32, 8, 8), (1, 64, 4, 4),
                                               (1, 96, 4, 4), (1, 160, 2, 2),
-                                              (1, 320, 2, 2),
-                                              (1, 1280, 2, 2)]
+                                              (1, 320, 2, 2), (1, 1280, 2, 2)]
 
 
 @pytest.mark.parametrize('in_c,out_c,stride,t', [(16, 16, 1, 6),
-                                                 (16, 24, 2, 6),
-                                                 (8, 8, 1, 1)])
+                                                 (16, 24, 2, 6), (8, 8, 1, 1)])
 def test_eca_after_projection_before_add(in_c, out_c, stride, t):
     torch.manual_seed(0)
     block = ECAInvertedResidual(
@@ -101,7 +99,7 @@ def test_eca_after_projection_before_add(in_c, out_c, stride, t):
 
 def test_frozen_stages():
     model = ECAMobileNetV2(frozen_stages=3)
-    model.train()
+    assert model.train() is model  # unlike mmpretrain's MobileNetV2
     for m in [model.conv1, model.layer1, model.layer2, model.layer3]:
         assert all(not p.requires_grad for p in m.parameters())
     assert not model.layer3[0].training
@@ -113,6 +111,6 @@ def test_with_cp_and_registry():
     model = PRETRAIN_MODELS.build(
         dict(type='ECAMobileNetV2', with_cp=True, out_indices=(2, )))
     assert sum(isinstance(m, ECALayer) for m in model.modules()) == 17
-    x = torch.randn(1, 3, 32, 32, requires_grad=True)
+    x = torch.randn(2, 3, 32, 32, requires_grad=True)
     model(x)[0].sum().backward()
     assert model.layer1[0].eca.conv.weight.grad is not None

@@ -22,26 +22,20 @@ def classifier_cfg(depth, **backbone_kwargs):
 
 
 # The authors' models (and the README's ECA-R50 "80 parameters" for ECA).
-@pytest.mark.parametrize('depth,num_params', [(18, 11_689_556),
-                                              (34, 21_797_744),
-                                              (50, 25_557_112),
-                                              (101, 44_549_317),
-                                              (152, 60_193_042)])
+@pytest.mark.parametrize('depth,num_params',
+                         [(18, 11_689_556), (34, 21_797_744), (50, 25_557_112),
+                          (101, 44_549_317), (152, 60_193_042)])
 def test_parameter_count(depth, num_params):
-    # meta device: shapes only, no memory or init cost
-    with torch.device('meta'):
-        model = PRETRAIN_MODELS.build(classifier_cfg(depth))
+    model = PRETRAIN_MODELS.build(classifier_cfg(depth))  # no forward
     assert sum(p.numel() for p in model.parameters()) == num_params
 
 
-@pytest.mark.parametrize('depth,sizes', [(18, (3, 5, 7, 7)),
-                                         (34, (3, 3, 5, 7)),
-                                         (50, (3, 5, 5, 7)),
-                                         (101, (3, 3, 5, 7)),
-                                         (152, (3, 3, 5, 7))])
+@pytest.mark.parametrize('depth,sizes',
+                         [(18, (3, 5, 7, 7)), (34, (3, 3, 5, 7)),
+                          (50, (3, 5, 5, 7)), (101, (3, 3, 5, 7)),
+                          (152, (3, 3, 5, 7))])
 def test_released_kernel_sizes(depth, sizes):
-    with torch.device('meta'):
-        model = ECAResNet(depth)
+    model = ECAResNet(depth)
     assert model.eca_kernel_sizes == sizes
     block_type = ECABasicBlock if depth < 50 else ECABottleneck
     for stage, k in enumerate(sizes):
@@ -53,22 +47,21 @@ def test_released_kernel_sizes(depth, sizes):
 
 
 def test_adaptive_and_explicit_kernel_sizes():
-    with torch.device('meta'):
-        # channels 256/512/1024/2048 -> 5/5/5/7 by Eq. (12)
-        assert ECAResNet(50, eca_kernel_sizes=None).eca_kernel_sizes == (5, 5,
-                                                                        5, 7)
-        # channels 64/128/256/512 -> 3/5/5/5
-        assert ECAResNet(18, eca_kernel_sizes=None).eca_kernel_sizes == (3, 5,
-                                                                        5, 5)
-        # gamma=3: (log2 C + 1) / 3 = 2.33, 3, 3.67, 4.33 -> 3, 3, 3, 5
-        assert ECAResNet(
-            18, eca_kernel_sizes=None,
-            eca_gamma=3).eca_kernel_sizes == (3, 3, 3, 5)
-        assert ECAResNet(
-            34, eca_kernel_sizes=[1, 3, 5, 9]).eca_kernel_sizes == (1, 3, 5, 9)
-        assert ECAResNet(
-            18, num_stages=2, strides=(1, 2), dilations=(1, 1),
-            out_indices=(1, )).eca_kernel_sizes == (3, 5)
+    # Eq. (12), gamma=2, b=1: channels 256/512/1024/2048 -> 5/5/5/7
+    assert ECAResNet(
+        50, eca_kernel_sizes=None).eca_kernel_sizes == (5, 5, 5, 7)
+    # channels 64/128/256/512 -> 3/5/5/5
+    assert ECAResNet(
+        18, eca_kernel_sizes=None).eca_kernel_sizes == (3, 5, 5, 5)
+    # gamma=1, b=0: log2 C = 6, 7, 8, 9 -> 7, 7, 9, 9
+    assert ECAResNet(
+        18, eca_kernel_sizes=None, eca_gamma=1,
+        eca_b=0).eca_kernel_sizes == (7, 7, 9, 9)
+    assert ECAResNet(
+        34, eca_kernel_sizes=[1, 3, 5, 9]).eca_kernel_sizes == (1, 3, 5, 9)
+    assert ECAResNet(
+        18, num_stages=2, strides=(1, 2), dilations=(1, 1),
+        out_indices=(1, )).eca_kernel_sizes == (3, 5)
 
 
 @pytest.mark.parametrize('bad,match', [((3, 4, 5, 7), 'kernel_size=4'),
@@ -98,8 +91,10 @@ def test_forward_shapes(depth):
                                               (1, 256 * e, 4, 4),
                                               (1, 512 * e, 2, 2)]
     # default out_indices=(3, )
+    model = ECAResNet(depth)
+    assert model.eval() is model  # unlike mmpretrain's ResNet
     with torch.no_grad():
-        outs = ECAResNet(depth).eval()(torch.randn(1, 3, 64, 64))
+        outs = model(torch.randn(1, 3, 64, 64))
     assert len(outs) == 1 and outs[0].shape == (1, 512 * e, 2, 2)
 
 
@@ -136,9 +131,10 @@ def test_eca_after_last_norm_before_add(block_type):
     torch.testing.assert_close(out, torch.relu(eca_out + x))
     # and ECA really rescales: outputs differ from the plain block's
     plain = base(16, 16).eval()
-    plain.load_state_dict(
-        {k: v
-         for k, v in block.state_dict().items() if not k.startswith('eca.')})
+    plain.load_state_dict({
+        k: v
+        for k, v in block.state_dict().items() if not k.startswith('eca.')
+    })
     with torch.no_grad():
         assert not torch.allclose(plain(x), out)
 
@@ -176,8 +172,7 @@ def test_pass_through_arguments():
 
 
 def test_registered_and_plugin_count():
-    with torch.device('meta'):
-        model = PRETRAIN_MODELS.build(dict(type='ECAResNet', depth=101))
+    model = PRETRAIN_MODELS.build(dict(type='ECAResNet', depth=101))
     assert isinstance(model, ECAResNet)
     assert sum(isinstance(m, ECALayer)
                for m in model.modules()) == 3 + 4 + 23 + 3

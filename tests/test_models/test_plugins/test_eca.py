@@ -134,7 +134,5 @@ def test_plugin_in_mmdet_resnet():
     model.eval()
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 64, 64))
-    assert [tuple(o.shape) for o in outs] == [(1, 256, 16, 16),
-                                              (1, 512, 8, 8),
-                                              (1, 1024, 4, 4),
-                                              (1, 2048, 2, 2)]
+    assert [tuple(o.shape) for o in outs] == [(1, 256, 16, 16), (1, 512, 8, 8),
+                                              (1, 1024, 4, 4), (1, 2048, 2, 2)]
