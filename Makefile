@@ -2,7 +2,7 @@
 #   make demo [CONFIG=...]   set up .venv/, then train+evaluate the embedded demo
 #   make test                set up .venv/, then run the test suite
 PYTHON := .venv/bin/python
-CONFIG ?= configs/eca/eca_resnet18_1xb64_12e_digits.py
+CONFIG ?= configs/eca/eca_resnet18_1xb64_30e_digits.py
 WORK_DIR ?= work_dirs/$(basename $(notdir $(CONFIG)))
 PYTEST_ARGS ?=
 

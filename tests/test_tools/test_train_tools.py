@@ -14,7 +14,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PY = sys.executable
-DEMO = 'configs/eca/eca_resnet18_1xb64_12e_digits.py'
+DEMO = 'configs/eca/eca_resnet18_1xb64_30e_digits.py'
 
 
 def _opts(data, work_dir, extra=()):

@@ -55,13 +55,13 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=12, T_max=11),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=30, T_max=29),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=4)
+train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
-    checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))
+    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
 randomness = dict(seed=0, deterministic=False)
