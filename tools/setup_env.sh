@@ -18,7 +18,9 @@ log() { echo "[setup_env] $*"; }
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
 PIP=("$VENV/bin/python" -m pip)
 STAMP="$VENV/.mmext-stamp"
-HASH=$(cat requirements/*.txt tools/setup_env.sh setup.py | sha256sum | cut -c1-16)
+# Re-run when requirements, this script, setup.py or the C++/CUDA sources change.
+HASH=$(cat requirements/*.txt tools/setup_env.sh tools/misc/patch_site_packages.py setup.py pyproject.toml \
+  $(find mmext/ops/csrc -type f 2>/dev/null | sort) | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$HASH" ]; then
   log "environment up to date ($VENV)"; exit 0
 fi
@@ -56,8 +58,15 @@ fi
 # ---- fixes to installed packages' files (idempotent) ----
 "$VENV/bin/python" tools/misc/patch_site_packages.py
 
-# mmext itself, editable, with its compiled ops.
-"${PIP[@]}" install -q --no-build-isolation --no-deps -e .
+# mmext itself, editable, with its compiled ops. Where nvcc is installed the
+# CUDA kernels are compiled and linked too (they run only on a GPU machine).
+if [ -z "${CUDA_HOME:-}" ] && [ -f /usr/local/cuda/lib64/libcudart.so ]; then
+  export CUDA_HOME=/usr/local/cuda
+fi
+if [ -n "${CUDA_HOME:-}" ] && [ -x "$CUDA_HOME/bin/nvcc" ]; then
+  export FORCE_CUDA=${FORCE_CUDA:-1} TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
+fi
+MAX_JOBS=${MAX_JOBS:-2} "${PIP[@]}" install -q --no-build-isolation --no-deps -e .
 # mim finds a package at <distribution location>/<package>; an editable
 # install has no such directory, so link site-packages/mmext to the sources.
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

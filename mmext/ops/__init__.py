@@ -1,1 +1,9 @@
-"""Custom C++/CUDA ops (deformable attention sampling, covariance square roots) live here."""
+"""Custom C++/CUDA ops with pure-PyTorch references.
+
+Sources live in ``csrc/`` (mmcv's layout: ``pytorch/<op>.cpp`` registers
+``torch.ops.mmext.<op>``, ``pytorch/cpu/`` and ``pytorch/cuda/`` hold the
+kernels); :mod:`mmext.ops.ext_loader` loads them.
+"""
+from .ext_loader import ext_available, ext_with_cuda
+
+__all__ = ['ext_available', 'ext_with_cuda']
