@@ -14,13 +14,15 @@ def smoke_data(tmp_path_factory):
     """Small datasets in the real formats, written once per session.
 
     Layout mirrors ``data/``: ``imagenet/``, ``coco/``, ``kinetics400/``,
-    ``digits/``.
+    ``digits/``, ``cifar100/``.
     """
-    from mmext.datasets import (make_coco_style, make_digits,
-                                make_imagenet_style, make_kinetics_style)
+    from mmext.datasets import (make_cifar100_style, make_coco_style,
+                                make_digits, make_imagenet_style,
+                                make_kinetics_style)
     root = tmp_path_factory.mktemp('smoke_data')
     make_imagenet_style(str(root / 'imagenet'))
     make_coco_style(str(root / 'coco'))
     make_kinetics_style(str(root / 'kinetics400'))
     make_digits(str(root / 'digits'))
+    make_cifar100_style(str(root / 'cifar100'))
     return str(root)

@@ -1,12 +1,10 @@
-"""Datasets and dataset writers.
-
-mmext has no dataset classes yet; :mod:`.smoke_data` writes small datasets in
-the formats the stock mmpretrain / mmdet / mmaction2 classes already load.
-"""
+"""Writers of small datasets in the real OpenMMLab formats (smoke runs,
+tests and the embedded demo), and the dataset classes that read them."""
+from .cifar_smoke import SmokeCIFAR100, make_cifar100_style
 from .smoke_data import (make_coco_style, make_digits, make_imagenet_style,
                          make_kinetics_style)
 
 __all__ = [
     'make_imagenet_style', 'make_coco_style', 'make_kinetics_style',
-    'make_digits'
+    'make_digits', 'make_cifar100_style', 'SmokeCIFAR100'
 ]

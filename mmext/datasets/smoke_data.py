@@ -113,7 +113,7 @@ def make_imagenet_style(root,
 
         root/train/class_0/class_0_0000.png ...
         root/val/class_0/class_0_0000.png ...
-        root/meta/train.txt    # "class_0/class_0_0000.png 0", relative to train/
+        root/meta/train.txt    # "class_0/class_0_0000.png 0" (under train/)
         root/meta/val.txt      # relative to val/
         root/meta/classes.txt  # one class name a line, in label order
 
@@ -150,6 +150,22 @@ def make_imagenet_style(root,
 
 
 # ------------------------------------------------------------ COCO layout
+#: The 80 COCO category ids (non-contiguous, as in the official files).
+COCO_CATEGORY_IDS = (list(range(1, 12)) + list(range(13, 26)) + [27, 28] +
+                     list(range(31, 45)) + list(range(46, 66)) + [67, 70] +
+                     list(range(72, 83)) + list(range(84, 91)))
+
+
+def _coco_categories() -> List[dict]:
+    """COCO's 80 categories with their official ids and names."""
+    from mmdet.datasets import CocoDataset
+    names = CocoDataset.METAINFO['classes']
+    return [
+        dict(id=i, name=n, supercategory='smoke')
+        for i, n in zip(COCO_CATEGORY_IDS, names)
+    ]
+
+
 def _shape_of(category_id: int) -> str:
     """Odd category ids are rectangles, even ones ellipses."""
     return 'rectangle' if category_id % 2 == 1 else 'ellipse'
@@ -220,12 +236,12 @@ def make_coco_style(root,
 
     Each split has ``num_images`` ``size`` x ``size`` images with one to three
     filled shapes. Category ``k`` (ids ``1..num_classes``) has its own colour;
-    odd ids are axis-aligned rectangles (name ``rectangle_k``), even ids
-    ellipses (``ellipse_k``). Every annotation has ``bbox`` ``[x, y, w, h]``,
-    a polygon ``segmentation``, ``area`` (the polygon's area), ``iscrowd=0``.
-    Load with mmdet's ``CocoDataset(data_root=root,
-    ann_file='annotations/instances_train2017.json',
-    data_prefix=dict(img='train2017/'), metainfo=dict(classes=names))``.
+    odd ids are axis-aligned rectangles, even ids ellipses. The files list
+    COCO's 80 categories with their official ids and names (1 ``person``,
+    2 ``bicycle``, ...), so stock mmdet configs and ``CocoMetric`` work
+    unchanged; only the first ``num_classes`` occur. Every annotation has
+    ``bbox`` ``[x, y, w, h]``, a polygon ``segmentation``, ``area`` (the
+    polygon's area) and ``iscrowd=0``.
 
     Returns:
         str: ``root`` (absolute).
@@ -234,12 +250,12 @@ def make_coco_style(root,
     _check_int('num_images', num_images, 1)
     _check_int('size', size, 16)
     _check_int('num_classes', num_classes, 1)
+    if num_classes > 11:
+        raise ValueError('num_classes must be <= 11 (COCO ids 1..11 are the '
+                         f'contiguous ones), got {num_classes}')
     _check_int('seed', seed, 0)
     rng = np.random.default_rng(seed)
-    categories = [
-        dict(id=k, name=f'{_shape_of(k)}_{k}', supercategory='shape')
-        for k in range(1, num_classes + 1)
-    ]
+    categories = _coco_categories()
     for split in ('train2017', 'val2017'):
         images, annotations = [], []
         for image_id in range(1, num_images + 1):
@@ -424,7 +440,8 @@ def make_digits(root,
     root = _check_root(root)
     if isinstance(val_fraction, bool) or not isinstance(
             val_fraction, (float, int, np.floating)):
-        raise ValueError(f'val_fraction must be a number, got {val_fraction!r}')
+        raise ValueError(
+            f'val_fraction must be a number, got {val_fraction!r}')
     if not 0 < val_fraction < 1:
         raise ValueError(
             f'val_fraction must be in the open interval (0, 1), got '

@@ -1,4 +1,10 @@
+from .cifar_kd_resnet import CIFARKDResNet
+from .cifar_wrn import CIFARWideResNet
 from .eca_mobilenet_v2 import ECAMobileNetV2
 from .eca_resnet import ECAResNet
+from .shufflenet_v1_cifar import CIFARShuffleNetV1
 
-__all__ = ['ECAResNet', 'ECAMobileNetV2']
+__all__ = [
+    'ECAResNet', 'ECAMobileNetV2', 'CIFARKDResNet', 'CIFARWideResNet',
+    'CIFARShuffleNetV1'
+]

@@ -1,1 +1,9 @@
+from .conv_connector import ConvConnector
+from .kd_distiller import (KDDistiller, build_model_from_cfg,
+                           extract_student_state_dict)
+from .recorder import ModuleOutputsRecorder
 
+__all__ = [
+    'KDDistiller', 'ModuleOutputsRecorder', 'ConvConnector',
+    'build_model_from_cfg', 'extract_student_state_dict'
+]
