@@ -4,7 +4,7 @@
 _base_ = [
     'mmpretrain::_base_/default_runtime.py',
     '../_base_/datasets/cifar100_bs64_kd.py',
-    '../_base_/datasets/cifar100_kd_schedule_240e.py',
+    '../_base_/schedules/cifar100_kd_240e.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
