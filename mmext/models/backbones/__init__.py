@@ -1,10 +1,12 @@
 from .cifar_kd_resnet import CIFARKDResNet
 from .cifar_wrn import CIFARWideResNet
+from .dat import DAT
 from .eca_mobilenet_v2 import ECAMobileNetV2
 from .eca_resnet import ECAResNet
+from .gsop_resnet import GSoPResNet
 from .shufflenet_v1_cifar import CIFARShuffleNetV1
 
 __all__ = [
     'ECAResNet', 'ECAMobileNetV2', 'CIFARKDResNet', 'CIFARWideResNet',
-    'CIFARShuffleNetV1'
+    'CIFARShuffleNetV1', 'DAT', 'GSoPResNet'
 ]

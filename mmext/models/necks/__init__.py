@@ -1,1 +1,3 @@
+from .isqrt_cov import ISQRTCOVNeck
 
+__all__ = ['ISQRTCOVNeck']

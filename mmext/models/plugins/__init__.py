@@ -1,3 +1,6 @@
 from .eca import ECALayer, eca_kernel_size
+from .gsop import GSoPChannelBlock, GSoPPositionBlock
 
-__all__ = ['ECALayer', 'eca_kernel_size']
+__all__ = [
+    'ECALayer', 'eca_kernel_size', 'GSoPChannelBlock', 'GSoPPositionBlock'
+]

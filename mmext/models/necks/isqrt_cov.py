@@ -1,0 +1,138 @@
+"""iSQRT-COV global covariance pooling (Li et al., CVPR 2018).
+
+`Towards Faster Training of Global Covariance Pooling Networks by Iterative
+Matrix Square Root Normalization <https://arxiv.org/abs/1712.01034>`_ (and
+MPN-COV, ICCV 2017); authors' code: jiangtaoxie/fast-MPN-COV.
+"""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+
+from mmext.ops import isqrt_cov
+from mmext.registry import MODELS
+
+
+@MODELS.register_module()
+class ISQRTCOVNeck(BaseModule):
+    """Dimension reduction + iSQRT-COV pooling, replacing global average
+    pooling in front of a linear classifier.
+
+    ``x -> ReLU(BN(Conv1x1(x)))`` (2048 -> 256 in the paper's ResNets, Sec.
+    4.1), then the centred covariance ``Sigma`` of the ``M = H W`` spatial
+    positions, its square root by ``num_iter`` coupled Newton-Schulz
+    iterations with trace pre-normalization and post-compensation (Eqs. 6-8),
+    and the upper triangle as a ``d (d + 1) / 2`` vector (32,896 for d = 256).
+    The pooling runs in float32 under mixed precision.
+
+    Use with mmpretrain's ResNet with the last stage at stride 1 (a 14 x 14
+    map at 224 x 224), ``strides=(1, 2, 2, 1)``, as in the paper.
+
+    Args:
+        in_channels (int): Channels of the input map. Defaults to 2048.
+        reduced_channels (int, optional): Channels ``d`` after the 1x1
+            reduction; ``None`` pools the input channels directly. Defaults
+            to 256.
+        num_iter (int): Newton-Schulz iterations. Defaults to 5.
+        triu (bool): Output the upper-triangular vector (True) or the
+            flattened ``d x d`` matrix. Defaults to True.
+        norm_cfg (dict): Norm layer of the reduction. Defaults to BN.
+        act_cfg (dict): Activation of the reduction. Defaults to ReLU.
+        init_cfg (dict or list[dict], optional): Initialization config.
+            Defaults to None (ConvModule's Kaiming fan-out conv and unit BN,
+            as the authors' code).
+
+    Shapes:
+        - input: a tuple of maps, the last ``(N, in_channels, H, W)`` is used
+        - output: a 1-tuple ``(N, d (d + 1) / 2)`` (or ``(N, d * d)``)
+    """
+
+    def __init__(self,
+                 in_channels: int = 2048,
+                 reduced_channels: Optional[int] = 256,
+                 num_iter: int = 5,
+                 triu: bool = True,
+                 norm_cfg: Dict = dict(type='BN'),
+                 act_cfg: Dict = dict(type='ReLU'),
+                 init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None
+                 ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(num_iter, bool) or not isinstance(num_iter, int) \
+                or num_iter < 1:
+            raise ValueError(
+                f'num_iter must be an int >= 1, but got {num_iter!r}')
+        self.in_channels = in_channels
+        self.num_iter = num_iter
+        self.triu = triu
+        if reduced_channels is None:
+            self.reduce = None
+            dim = in_channels
+        else:
+            self.reduce = ConvModule(
+                in_channels,
+                reduced_channels,
+                kernel_size=1,
+                bias=False,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg)
+            dim = reduced_channels
+        self.out_channels = dim * (dim + 1) // 2 if triu else dim * dim
+
+    def forward(self, inputs: Union[torch.Tensor, Tuple[torch.Tensor, ...]]
+                ) -> Tuple[torch.Tensor]:
+        """Pool the last map of ``inputs``.
+
+        Args:
+            inputs (Tensor or tuple[Tensor]): ``(N, in_channels, H, W)`` maps.
+
+        Returns:
+            tuple[Tensor]: ``((N, out_channels), )``.
+        """
+        x = inputs[-1] if isinstance(inputs, (tuple, list)) else inputs
+        if x.dim() != 4 or x.size(1) != self.in_channels:
+            raise ValueError(
+                f'{self.__class__.__name__} expects input of shape (N, '
+                f'{self.in_channels}, H, W), but got {tuple(x.shape)}')
+        if self.reduce is not None:
+            x = self.reduce(x)
+        # Newton-Schulz in half precision loses the trace normalization's
+        # accuracy; the pooling is a small part of the network's cost.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            out = isqrt_cov(x.float(), self.num_iter, triu=self.triu)
+        return (out.flatten(1), )
+
+
+def convert_mpncov_resnet(state_dict: Dict[str, torch.Tensor]
+                          ) -> Dict[str, torch.Tensor]:
+    """Map the authors' ``MPNCOVResNet`` keys to an mmpretrain
+    ``ImageClassifier`` (ResNet backbone, :class:`ISQRTCOVNeck`,
+    ``LinearClsHead``).
+
+    The authors' ResNet keys are torchvision's, as mmpretrain's; the
+    reduction ``layer_reduce`` / ``layer_reduce_bn`` becomes
+    ``neck.reduce.conv`` / ``neck.reduce.bn``; ``fc`` becomes ``head.fc``.
+    Both use the row-major upper triangle, so ``fc`` needs no permutation.
+    DataParallel's ``module.`` prefix is dropped.
+
+    Raises:
+        KeyError: a key that belongs to no part of the model.
+    """
+    out = {}
+    for key, value in state_dict.items():
+        if key.startswith('module.'):
+            key = key[len('module.'):]
+        if key.startswith('layer_reduce_bn.'):
+            new = 'neck.reduce.bn.' + key[len('layer_reduce_bn.'):]
+        elif key.startswith('layer_reduce.'):
+            new = 'neck.reduce.conv.' + key[len('layer_reduce.'):]
+        elif key.startswith('fc.'):
+            new = 'head.' + key
+        elif key.split('.')[0] in ('conv1', 'bn1', 'layer1', 'layer2',
+                                   'layer3', 'layer4'):
+            new = 'backbone.' + key
+        else:
+            raise KeyError(f'unexpected key {key!r} in an MPNCOVResNet '
+                           'checkpoint')
+        out[new] = value
+    return out

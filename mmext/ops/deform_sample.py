@@ -1,0 +1,182 @@
+"""Deformable key/value sampling, the sampling step of DAT's deformable
+attention (Xia et al., "Vision Transformer with Deformable Attention",
+CVPR 2022, Sec. 3.2, Eq. (7)-(8)).
+
+``deform_sample(input, grid)`` samples ``input`` (N, C, H, W) (N = batch x
+offset groups) bilinearly at ``grid`` (N, Hk, Wk, 2), normalised ``(x, y)``
+positions in [-1, 1] with -1 / 1 the centres of the first / last pixel
+(``align_corners=True``); samples outside the map read zeros. The result
+(N, C, Hk, Wk) equals ``F.grid_sample(input, grid, mode='bilinear',
+padding_mode='zeros', align_corners=True)``, which is the pure-PyTorch
+reference and the fallback when mmext's compiled ops are missing.
+
+Non-finite positions (NaN, +-inf) give NaN in every channel of that sample
+and a non-finite position gradient, and add nothing to the features'
+gradient, as ``F.grid_sample`` does. Features are assumed finite: the
+compiled CPU forward reads a corner outside the map as weight 0 times the
+map's first value, so an inf/NaN stored there also turns such samples NaN.
+
+The compiled kernels (``torch.ops.mmext.deform_sample_forward`` /
+``deform_sample_backward``, C++ with ``at::parallel_for`` and CUDA) compute
+the four corner offsets and weights of a point once and reuse them for all C
+channels (on x86-64 CPUs with AVX2 a vectorised copy of the forward is picked
+at run time); the CPU backward gives each map to one thread, so it writes the
+feature and position gradients without atomics or scratch copies, and it
+reads the incoming gradient through its strides. Benchmark
+(``tools/analysis_tools/benchmark_deform_sample.py``, 2-core CPU, fp32,
+fwd+bwd with a dense incoming gradient, batch 32, DAT-T shapes), op /
+``F.grid_sample``: stage-3 key/value sampling 36 / 52 ms, stage-4 16 / 36
+ms; bias-table sampling (4 channels at HW x Hk*Wk points) stage 3 330 / 281
+ms (the forward loses to ATen's AVX2 gather kernel there), stage 4 44 / 48
+ms; peak memory equal (the same saved tensors and gradients).
+
+Fusion: not done, because it does not pay off. Fusing the 1x1 key/value
+projections into the sampling can only save the sampled (N, C, Hk, Wk)
+tensor and its re-read: at batch 32 the sampling is 16 ms of the 330 ms that
+sampling + both projections take fwd+bwd at stage 3 (5%; stage 4: 12 of 322
+ms, 4%), the rest being the two GEMMs a fused kernel would have to redo
+without BLAS, and the tensor saved is 9.2 MiB (stage 4: 4.6 MiB). Sampling
+first and projecting the C-channel result is already the cheaper order
+(projecting first would sample 2C channels). The relative-position-bias
+sampling reads a different map (the bias table) at different positions (the
+HW x Hk*Wk query-key displacements), so it is a second call of this op, not
+part of the same pass.
+"""
+import warnings
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .ext_loader import ext_available, ext_with_cuda
+
+__all__ = ['deform_sample', 'deform_sample_reference']
+
+
+def deform_sample_reference(input: Tensor, grid: Tensor) -> Tensor:
+    """The pure-PyTorch path: ``F.grid_sample`` with the op's settings."""
+    return F.grid_sample(
+        input,
+        grid,
+        mode='bilinear',
+        padding_mode='zeros',
+        align_corners=True)
+
+
+def _check(input: Tensor, grid: Tensor) -> None:
+    if not isinstance(input, Tensor) or input.dim() != 4:
+        raise ValueError('deform_sample: `input` must be a 4-D (N, C, H, W) '
+                         f'tensor, got {_describe(input)}')
+    if not isinstance(grid, Tensor) or grid.dim() != 4 or grid.size(-1) != 2:
+        raise ValueError('deform_sample: `grid` must be a 4-D (N, Hk, Wk, 2) '
+                         f'tensor, got {_describe(grid)}')
+    if grid.size(0) != input.size(0):
+        raise ValueError(
+            f'deform_sample: `grid` has {grid.size(0)} maps but `input` has '
+            f'{input.size(0)} (both are batch x groups)')
+    if not input.is_floating_point():
+        raise ValueError('deform_sample: `input` must be floating point, got '
+                         f'{input.dtype}')
+    if grid.dtype != input.dtype:
+        raise ValueError(f'deform_sample: `grid` dtype {grid.dtype} differs '
+                         f'from `input` dtype {input.dtype}')
+    if grid.device != input.device:
+        raise ValueError(f'deform_sample: `grid` is on {grid.device} but '
+                         f'`input` on {input.device}')
+    if input.size(2) < 1 or input.size(3) < 1:
+        raise ValueError('deform_sample: `input` has an empty spatial size '
+                         f'{tuple(input.shape[2:])}')
+
+
+def _describe(t: object) -> str:
+    if isinstance(t, Tensor):
+        return f'shape {tuple(t.shape)}'
+    return type(t).__name__
+
+
+@lru_cache(maxsize=None)
+def _has_op() -> bool:
+    """Whether the loaded extension has the op (warns once if stale)."""
+    try:
+        torch.ops.mmext.deform_sample_forward
+    except (AttributeError, RuntimeError):
+        warnings.warn('mmext._ext was built without deform_sample (stale '
+                      'build); using F.grid_sample. Rebuild with `bash '
+                      'tools/setup_env.sh`.')
+        return False
+    return True
+
+
+_registered = False
+
+
+def _register() -> bool:
+    """Whether the compiled op can be used; on the first ``True``, attach
+    its autograd and fake (meta) kernels."""
+    global _registered
+    if not (ext_available() and _has_op()):
+        return False
+    if _registered:
+        return True
+    op = 'mmext::deform_sample_forward'
+
+    @torch.library.register_fake(op)
+    def _forward_fake(input: Tensor, grid: Tensor) -> Tensor:
+        return input.new_empty(
+            (input.size(0), input.size(1), grid.size(1), grid.size(2)))
+
+    @torch.library.register_fake('mmext::deform_sample_backward')
+    def _backward_fake(grad_output: Tensor, input: Tensor, grid: Tensor,
+                       need_input: bool, need_grid: bool) -> tuple:
+        return (torch.empty_like(input) if need_input else input.new_empty(0),
+                torch.empty_like(grid) if need_grid else grid.new_empty(0))
+
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(*inputs)
+
+    def backward(ctx, grad_output: Tensor) -> tuple:
+        input, grid = ctx.saved_tensors
+        need_input, need_grid = ctx.needs_input_grad
+        grad_input, grad_grid = torch.ops.mmext.deform_sample_backward(
+            grad_output, input, grid, need_input, need_grid)
+        return (grad_input if need_input else None,
+                grad_grid if need_grid else None)
+
+    torch.library.register_autograd(
+        op, backward, setup_context=setup_context)
+    _registered = True
+    return True
+
+
+# A constant for torch.compile: the check imports the extension once, which
+# dynamo must not trace.
+@torch.compiler.assume_constant_result
+def _use_kernel(device_type: str) -> bool:
+    """Whether the compiled kernel serves tensors on ``device_type``."""
+    if device_type == 'cpu':
+        return _register()
+    if device_type == 'cuda':
+        return _register() and ext_with_cuda()
+    return False
+
+
+def deform_sample(input: Tensor, grid: Tensor) -> Tensor:
+    """Sample ``input`` bilinearly at normalised positions ``grid``.
+
+    Args:
+        input (Tensor): (N, C, H, W) features, N = batch x offset groups.
+        grid (Tensor): (N, Hk, Wk, 2) positions, ``(x, y)`` in [-1, 1]
+            (``align_corners=True``); outside the map reads zeros.
+
+    Returns:
+        Tensor: (N, C, Hk, Wk), differentiable w.r.t. ``input`` and ``grid``.
+
+    Raises:
+        ValueError: a shape, dtype or device that does not fit, naming the
+            argument.
+    """
+    _check(input, grid)
+    if _use_kernel(input.device.type):
+        return torch.ops.mmext.deform_sample_forward(input, grid)
+    return deform_sample_reference(input, grid)

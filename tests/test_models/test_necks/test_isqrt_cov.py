@@ -1,0 +1,132 @@
+"""ISQRTCOVNeck: shapes, the authors' parameter counts, gradients, and the
+pooled vector against an eigendecomposition square root."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from torchvision.models import resnet as tv_resnet
+
+import mmext  # noqa: F401
+from mmext.models.necks import ISQRTCOVNeck
+from mmext.models.necks.isqrt_cov import convert_mpncov_resnet
+
+SCRIPT = osp.join(
+    osp.dirname(__file__), '..', '..', '..', 'tools', 'model_converters',
+    'isqrt_cov2mmext.py')
+
+
+def _load_converter():
+    spec = importlib.util.spec_from_file_location('isqrt_cov2mmext', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+converter = _load_converter()
+
+
+def _classifier(depth: int) -> dict:
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet', depth=depth, strides=(1, 2, 2, 1)),
+        neck=dict(type='ISQRTCOVNeck', in_channels=2048, reduced_channels=256,
+                  num_iter=5),
+        head=dict(type='LinearClsHead', num_classes=1000, in_channels=32896))
+
+
+@pytest.mark.parametrize('depth,params', [(50, 56_929_832),
+                                          (101, 75_921_960)])
+def test_param_count_matches_authors(depth, params):
+    model = PRETRAIN_MODELS.build(_classifier(depth))
+    assert sum(p.numel() for p in model.parameters()) == params
+
+
+def test_shapes_and_gradients():
+    neck = ISQRTCOVNeck(in_channels=16, reduced_channels=8, num_iter=3)
+    assert neck.out_channels == 36
+    x = torch.randn(2, 16, 5, 5, requires_grad=True)
+    (out, ) = neck((torch.randn(2, 4, 9, 9), x))
+    assert out.shape == (2, 36)
+    out.square().sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert neck.reduce.conv.weight.grad.abs().sum() > 0
+    full = ISQRTCOVNeck(in_channels=16, reduced_channels=None, triu=False)
+    assert full((x, ))[0].shape == (2, 256)
+    with pytest.raises(ValueError, match='expects input'):
+        neck((torch.randn(2, 8, 5, 5), ))
+    with pytest.raises(ValueError, match='num_iter'):
+        ISQRTCOVNeck(num_iter=0)
+
+
+def test_pooling_is_converged_square_root():
+    neck = ISQRTCOVNeck(in_channels=6, reduced_channels=None, num_iter=25)
+    x = torch.randn(3, 6, 10, 10, dtype=torch.float64)
+    (out, ) = neck(x.float())
+    xf = x.flatten(2)
+    xc = xf - xf.mean(2, keepdim=True)
+    sigma = xc @ xc.transpose(1, 2) / xf.size(2)
+    w, v = torch.linalg.eigh(sigma)
+    root = v @ torch.diag_embed(w.sqrt()) @ v.transpose(1, 2)
+    rows, cols = torch.triu_indices(6, 6)
+    torch.testing.assert_close(out.double(), root[:, rows, cols], rtol=1e-4,
+                               atol=1e-5)
+
+
+class AuthorsMPNCOVResNet(torch.nn.Module):
+    """The authors' MPNCOVResNet layout (torchvision ResNet-50, layer4 at
+    stride 1, layer_reduce(_bn), fc), with iSQRT-COV written out here."""
+
+    def __init__(self):
+        super().__init__()
+        net = tv_resnet.resnet50()
+        net.layer4[0].conv2.stride = (1, 1)
+        net.layer4[0].downsample[0].stride = (1, 1)
+        for name in ('conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2',
+                     'layer3', 'layer4'):
+            setattr(self, name, getattr(net, name))
+        self.layer_reduce = torch.nn.Conv2d(2048, 256, 1, bias=False)
+        self.layer_reduce_bn = torch.nn.BatchNorm2d(256)
+        self.fc = torch.nn.Linear(32896, 1000)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = torch.relu(self.layer_reduce_bn(self.layer_reduce(x))).flatten(2)
+        xc = x - x.mean(2, keepdim=True)
+        a = xc @ xc.transpose(1, 2) / x.size(2)
+        tr = a.diagonal(dim1=1, dim2=2).sum(-1).view(-1, 1, 1)
+        a = a / tr
+        eye = torch.eye(256)
+        z = 0.5 * (3 * eye - a)
+        y = a @ z
+        for _ in range(3):
+            t = 0.5 * (3 * eye - z @ y)
+            y, z = y @ t, t @ z
+        y = y @ (0.5 * (3 * eye - z @ y)) * tr.sqrt()
+        rows, cols = torch.triu_indices(256, 256)
+        return self.fc(y[:, rows, cols])
+
+
+def test_converter_reproduces_authors_model(tmp_path):
+    torch.manual_seed(0)
+    authors = AuthorsMPNCOVResNet().eval()
+    for m in authors.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    src = tmp_path / 'mpncovresnet50.pth'
+    torch.save({'state_dict': {'module.' + k: v for k, v in
+                               authors.state_dict().items()}}, str(src))
+    meta = converter.convert(str(src), str(tmp_path / 'out.pth'))
+    assert meta['backbone']['depth'] == 50 and meta['num_classes'] == 1000
+    model = PRETRAIN_MODELS.build(_classifier(50)).eval()
+    ckpt = torch.load(str(tmp_path / 'out.pth'), map_location='cpu')
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, mode='tensor'), authors(x),
+                                   rtol=1e-4, atol=1e-4)
+    with pytest.raises(KeyError, match='unexpected key'):
+        convert_mpncov_resnet({'classifier.weight': torch.zeros(1)})

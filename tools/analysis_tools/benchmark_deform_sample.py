@@ -1,0 +1,229 @@
+"""Benchmark mmext's deformable sampling op against ``F.grid_sample``.
+
+Forward+backward time and peak memory at DAT-T's stage-3 and stage-4 shapes
+(batch 32): the key/value sampling (B*G maps of C/G channels at Hk x Wk
+points) and the relative-position-bias sampling (B*G tables of heads/G
+channels at HW x Hk*Wk displacements); plus one DAT-T training step (batch
+8, 224x224) with the op and with ``F.grid_sample``. Importable:
+``tools/analysis_tools/benchmark_ops.py`` can call :func:`run` and
+:func:`format_rows`.
+
+Usage::
+
+    python tools/analysis_tools/benchmark_deform_sample.py [--repeats 5]
+        [--batch 32] [--no-model]
+"""
+import argparse
+import importlib
+import time
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from mmext.ops import deform_sample, deform_sample_reference, ext_available
+
+# (name, maps = B*G, channels, H, W, Hk, Wk) per batch image; DAT-T at 224:
+# stage 3 is 14x14 with 3 groups of 128 channels (12 heads, 4 per group),
+# stage 4 is 7x7 with 6 groups of 128 channels (24 heads); stride 1.
+DAT_T_SHAPES = (
+    ('stage3 kv', 3, 128, 14, 14, 14, 14),
+    ('stage3 rpe', 3, 4, 27, 27, 196, 196),
+    ('stage4 kv', 6, 128, 7, 7, 7, 7),
+    ('stage4 rpe', 6, 4, 13, 13, 49, 49),
+)
+
+
+def peak_memory(fn: Callable[[], object]) -> int:
+    """Peak bytes of CPU tensor memory allocated while ``fn`` runs."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+        fn()
+    events = [
+        e for e in p.profiler.kineto_results.events()
+        if e.name() == '[memory]'
+    ]
+    events.sort(key=lambda e: e.start_ns())
+    current = peak = 0
+    for e in events:
+        current += e.nbytes()
+        peak = max(peak, current)
+    return peak
+
+
+def time_it(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``fn`` in seconds (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def _fwd_bwd(sample: Callable, x: torch.Tensor,
+             g: torch.Tensor) -> Callable[[], None]:
+    """Forward and backward with a dense incoming gradient, as inside the
+    network (the stride-0 gradient of ``.sum()`` would favour the op)."""
+    grad = torch.randn(x.shape[0], x.shape[1], g.shape[1], g.shape[2])
+
+    def step() -> None:
+        xi = x.detach().requires_grad_()
+        gi = g.detach().requires_grad_()
+        sample(xi, gi).backward(grad)
+
+    return step
+
+
+@contextmanager
+def reference_sampling() -> Iterator[None]:
+    """Make :func:`mmext.ops.deform_sample` take its ``F.grid_sample`` path."""
+    module = importlib.import_module('mmext.ops.deform_sample')
+    original = module._use_kernel
+    module._use_kernel = lambda device_type: False
+    try:
+        yield
+    finally:
+        module._use_kernel = original
+
+
+def bench_op(batch: int = 32, repeats: int = 5,
+             shapes: Sequence[tuple] = DAT_T_SHAPES) -> List[Dict]:
+    """One row per shape: time (s) and peak memory (bytes), op vs reference."""
+    rows = []
+    torch.manual_seed(0)
+    for name, groups, c, h, w, hk, wk in shapes:
+        n = batch * groups
+        x = torch.randn(n, c, h, w)
+        g = torch.rand(n, hk, wk, 2) * 2.4 - 1.2
+        op = _fwd_bwd(deform_sample, x, g)
+        ref = _fwd_bwd(deform_sample_reference, x, g)
+        rows.append(
+            dict(
+                name=f'{name} ({n}x{c}x{h}x{w} @ {hk}x{wk})',
+                op_time=time_it(op, repeats),
+                ref_time=time_it(ref, repeats),
+                op_mem=peak_memory(op),
+                ref_mem=peak_memory(ref)))
+    return rows
+
+
+def bench_fusion_headroom(batch: int = 32, repeats: int = 5) -> List[Dict]:
+    """What fusing the 1x1 key/value projections into the sampling could
+    save: fwd+bwd time of the sampling alone vs sampling + both projections
+    at DAT-T's deformable-block shapes, and the bytes of the sampled tensor a
+    fused kernel would not store."""
+    rows = []
+    torch.manual_seed(0)
+    for name, groups, c, h, w, hk, wk in DAT_T_SHAPES:
+        if 'kv' not in name:
+            continue
+        n, channels = batch * groups, c * groups
+        x = torch.randn(n, c, h, w)
+        g = torch.rand(n, hk, wk, 2) * 2.4 - 1.2
+        proj_k = torch.nn.Conv2d(channels, channels, 1)
+        proj_v = torch.nn.Conv2d(channels, channels, 1)
+
+        def sample_project(x=x, g=g, b=batch, ch=channels) -> None:
+            s = deform_sample(x.detach().requires_grad_(),
+                              g.detach().requires_grad_())
+            s = s.reshape(b, ch, 1, -1)
+            (proj_k(s).sum() + proj_v(s).sum()).backward()
+
+        sample = _fwd_bwd(deform_sample, x, g)
+        rows.append(
+            dict(
+                name=name,
+                sample_time=time_it(sample, repeats),
+                total_time=time_it(sample_project, repeats),
+                sampled_bytes=x.element_size() * n * c * hk * wk))
+    return rows
+
+
+def bench_model(batch: int = 8, repeats: int = 3) -> Dict:
+    """One DAT-T training step (forward, loss, backward) at 224x224."""
+    from mmext.models.backbones.dat import DAT
+    torch.manual_seed(0)
+    backbone = DAT(arch='tiny', drop_path_rate=0.2).train()
+    head = torch.nn.Linear(768, 1000)
+    x = torch.randn(batch, 3, 224, 224)
+    y = torch.randint(0, 1000, (batch, ))
+
+    def step() -> None:
+        backbone.zero_grad(set_to_none=True)
+        logits = head(backbone(x)[-1].mean((2, 3)))
+        torch.nn.functional.cross_entropy(logits, y).backward()
+
+    row = dict(
+        name=f'DAT-T train step (batch {batch}, 224x224)',
+        op_time=time_it(step, repeats),
+        op_mem=peak_memory(step))
+    with reference_sampling():
+        row['ref_time'] = time_it(step, repeats)
+        row['ref_mem'] = peak_memory(step)
+    return row
+
+
+def run(batch: int = 32,
+        repeats: int = 5,
+        model: bool = True,
+        model_batch: int = 8) -> List[Dict]:
+    """All rows: op shapes, then (optionally) the whole-model step."""
+    rows = bench_op(batch, repeats)
+    if model:
+        rows.append(bench_model(model_batch, max(1, repeats // 2)))
+    return rows
+
+
+def format_headroom(rows: Sequence[Dict]) -> str:
+    """Plain-text lines for :func:`bench_fusion_headroom`."""
+    lines = ['fusion headroom (fwd+bwd, op path):']
+    for r in rows:
+        lines.append(
+            f'  {r["name"]}: sampling {r["sample_time"] * 1e3:.1f} ms of '
+            f'{r["total_time"] * 1e3:.1f} ms with the k/v projections '
+            f'({100 * r["sample_time"] / r["total_time"]:.0f}%); the sampled '
+            f'tensor a fused kernel would skip: '
+            f'{r["sampled_bytes"] / 2**20:.1f} MiB')
+    return '\n'.join(lines)
+
+
+def format_rows(rows: Sequence[Dict]) -> str:
+    """A plain-text table: times in ms, memory in MiB, ratios op/ref."""
+    head = (f'{"deform_sample vs F.grid_sample (fwd+bwd)":<52}'
+            f'{"op ms":>9}{"ref ms":>9}{"ratio":>7}'
+            f'{"op MiB":>9}{"ref MiB":>9}{"ratio":>7}')
+    lines = [head, '-' * len(head)]
+    for r in rows:
+        lines.append(
+            f'{r["name"]:<52}{r["op_time"] * 1e3:>9.1f}'
+            f'{r["ref_time"] * 1e3:>9.1f}'
+            f'{r["op_time"] / r["ref_time"]:>7.2f}'
+            f'{r["op_mem"] / 2**20:>9.1f}{r["ref_mem"] / 2**20:>9.1f}'
+            f'{r["op_mem"] / max(r["ref_mem"], 1):>7.2f}')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--model-batch', type=int, default=8)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument(
+        '--no-model',
+        action='store_true',
+        help='skip the whole-model DAT-T training step')
+    args = parser.parse_args(argv)
+    if not ext_available():
+        print('mmext._ext is not built: both columns use F.grid_sample')
+    print(f'torch threads: {torch.get_num_threads()}')
+    print(
+        format_rows(
+            run(args.batch, args.repeats, not args.no_model,
+                args.model_batch)))
+    print(format_headroom(bench_fusion_headroom(args.batch, args.repeats)))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,355 @@
+"""Time and peak memory of mmext's compiled ops against their references.
+
+Each op has one section in :data:`BENCHMARKS` (name -> function taking the
+parsed arguments and returning its result rows); ``--ops`` picks sections.
+
+``cov_sqrt``: forward + backward of :func:`mmext.ops.isqrt_cov` (covariance,
+Newton-Schulz square root, triu vector) for the compiled extension, the
+pure-PyTorch reference, and a straightforward implementation that multiplies
+by the ``M x M`` centring matrix and loops over the batch in the backward
+(the structure of the authors' first PyTorch code). Every time is also given
+in units of one ``B x C x C x C`` batched matmul of two random matrices on
+the same machine (timed interleaved with the op, medians of both), which
+makes the numbers comparable across machines. On a machine shared with
+other jobs, ``OMP_NUM_THREADS=1`` gives far steadier numbers: with all cores
+in use, every OpenMP barrier can wait for a descheduled thread.
+
+Targets (CPU): at most 45 units at ``(32, 256, 196, 5)``; at least 20x
+faster than the straightforward implementation at ``(8, 64, 3136, 3)``;
+results within 1e-4 relative of the reference in float32.
+
+Peak memory: ``torch.cuda.max_memory_allocated`` on GPU; on CPU the growth
+of the process's peak resident set (Linux ``VmHWM``, reset through
+``/proc/self/clear_refs`` after returning freed memory with
+``malloc_trim``), ``n/a`` where the kernel does not allow the reset.
+
+Usage::
+
+    python tools/analysis_tools/benchmark_ops.py [--ops cov_sqrt]
+        [--device cpu] [--repeat 5] [--cov-shape B C M N ...]
+"""
+import argparse
+import ctypes
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch.autograd import Function
+
+from mmext.ops import isqrt_cov
+from mmext.ops.cov_sqrt import _ext_has_ops
+
+COV_SHAPES = [(32, 256, 196, 5), (32, 128, 784, 3), (8, 64, 3136, 3)]
+COV_UNIT_TARGET = (COV_SHAPES[0], 45.0)
+COV_SPEEDUP_TARGET = (COV_SHAPES[2], 20.0)
+REL_TOL = 1e-4
+
+
+# ----------------------------------------------------------------- timing
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _time_once(fn: Callable[[], object], device: torch.device) -> float:
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def time_fn(
+        fn: Callable[[], object],
+        device: torch.device,
+        repeat: int,
+        unit: Optional[Callable[[], object]] = None) -> Tuple[float, float]:
+    """Median wall time of ``fn()`` (and of ``unit()``) in seconds.
+
+    One warm-up call, then ``repeat`` calls; with ``unit``, each call of
+    ``fn`` is preceded by three calls of ``unit``, so both see the same load
+    from other processes on a shared machine. Returns ``(fn_time, unit_time)`` (``unit_time`` is
+    NaN without ``unit``).
+    """
+    fn()
+    if unit is not None:
+        unit()
+    _sync(device)
+    times, unit_times = [], []
+    for _ in range(repeat):
+        if unit is not None:
+            unit_times += [_time_once(unit, device) for _ in range(3)]
+        times.append(_time_once(fn, device))
+    return (statistics.median(times),
+            statistics.median(unit_times) if unit_times else float('nan'))
+
+
+def _read_status_kb(field: str) -> Optional[int]:
+    try:
+        with open('/proc/self/status', encoding='ascii') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_cpu_peak() -> Optional[int]:
+    """Reset the peak RSS to the current RSS; return that RSS in KiB."""
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open('/proc/self/clear_refs', 'w', encoding='ascii') as f:
+            f.write('5')
+    except OSError:
+        return None
+    return _read_status_kb('VmRSS')
+
+
+def peak_memory_mb(fn: Callable[[], object],
+                   device: torch.device) -> Optional[float]:
+    """Peak memory (MiB) that one call of ``fn()`` adds; None if unknown."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    base = _reset_cpu_peak()
+    if base is None:
+        return None
+    fn()
+    peak = _read_status_kb('VmHWM')
+    return None if peak is None else max(peak - base, 0) / 1024
+
+
+# ------------------------------------- the straightforward implementation
+class _CovPoolCentringMatrix(Function):
+    """``X Ihat X^T`` with the ``M x M`` matrix ``Ihat`` built per batch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        b, _, m = x.shape
+        i_hat = (torch.eye(m, dtype=x.dtype, device=x.device) / m -
+                 1.0 / (m * m)).expand(b, m, m).contiguous()
+        ctx.save_for_backward(x, i_hat)
+        return x.bmm(i_hat).bmm(x.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, i_hat = ctx.saved_tensors
+        return (grad + grad.transpose(1, 2)).bmm(x).bmm(i_hat)
+
+
+class _SqrtmLoop(Function):
+    """Coupled Newton-Schulz (trace-normalized, ``N >= 2``), all iterates in
+    ``(B, N, C, C)`` buffers, the trace gradient added batch by batch."""
+
+    @staticmethod
+    def forward(ctx, s, n):
+        b, c, _ = s.shape
+        eye3 = 3 * torch.eye(c, dtype=s.dtype, device=s.device).expand(
+            b, c, c)
+        norm = s.diagonal(dim1=1, dim2=2).sum(-1)
+        a = s / norm.view(b, 1, 1)
+        ys = s.new_zeros(b, n, c, c)
+        zs = torch.eye(c, dtype=s.dtype, device=s.device).repeat(b, n, 1, 1)
+        zy = 0.5 * (eye3 - a)
+        ys[:, 0] = a.bmm(zy)
+        zs[:, 0] = zy
+        for i in range(1, n - 1):
+            zy = 0.5 * (eye3 - zs[:, i - 1].bmm(ys[:, i - 1]))
+            ys[:, i] = ys[:, i - 1].bmm(zy)
+            zs[:, i] = zy.bmm(zs[:, i - 1])
+        y = 0.5 * ys[:, n - 2].bmm(eye3 - zs[:, n - 2].bmm(ys[:, n - 2]))
+        ctx.save_for_backward(a, y, norm, ys, zs)
+        ctx.n = n
+        return y * norm.sqrt().view(b, 1, 1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, y, norm, ys, zs = ctx.saved_tensors
+        n = ctx.n
+        b, c, _ = a.shape
+        eye3 = 3 * torch.eye(c, dtype=a.dtype, device=a.device).expand(
+            b, c, c)
+        g = grad * norm.sqrt().view(b, 1, 1)
+        g_norm = (grad * y).sum((1, 2)) / (2 * norm.sqrt())
+        y1, z1 = ys[:, n - 2], zs[:, n - 2]
+        g_y = 0.5 * (g.bmm(eye3 - y1.bmm(z1)) - z1.bmm(y1).bmm(g))
+        g_z = -0.5 * y1.bmm(g).bmm(y1)
+        for i in range(n - 3, -1, -1):
+            yi, zi = ys[:, i], zs[:, i]
+            yz, zy = eye3 - yi.bmm(zi), zi.bmm(yi)
+            g_y, g_z = (0.5 * (g_y.bmm(yz) - zi.bmm(g_z).bmm(zi) -
+                               zy.bmm(g_y)),
+                        0.5 * (yz.bmm(g_z) - yi.bmm(g_y).bmm(yi) -
+                               g_z.bmm(zy)))
+        g_a = 0.5 * (g_y.bmm(eye3 - a) - g_z - a.bmm(g_y))
+        g_s = g_a / norm.view(b, 1, 1)
+        g_aux = (g_a * a).sum((1, 2)) / norm
+        eye = torch.eye(c, dtype=a.dtype, device=a.device)
+        for i in range(b):
+            g_s[i] += (g_norm[i] - g_aux[i]) * eye
+        return g_s, None
+
+
+def isqrt_cov_straightforward(x: torch.Tensor, num_iter: int) -> torch.Tensor:
+    """``(B, C, M) -> (B, C (C + 1) / 2)``, the straightforward way."""
+    if num_iter < 2:
+        raise ValueError('the straightforward baseline needs num_iter >= 2')
+    s = _CovPoolCentringMatrix.apply(x)
+    y = _SqrtmLoop.apply(s, num_iter)
+    c = y.size(1)
+    rows, cols = torch.triu_indices(c, c, device=y.device)
+    return y[:, rows, cols]
+
+
+# ----------------------------------------------------- cov_sqrt section
+def _fwd_bwd(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+             grad: torch.Tensor) -> Callable[[], tuple]:
+
+    def run():
+        xg = x.detach().requires_grad_()
+        out = fn(xg)
+        (gx, ) = torch.autograd.grad(out, xg, grad)
+        return out.detach(), gx
+
+    return run
+
+
+def _rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+
+
+def benchmark_cov_sqrt(args: argparse.Namespace) -> List[dict]:
+    """Print and return one row per (shape, implementation)."""
+    device = torch.device(args.device)
+    shapes = [tuple(s) for s in args.cov_shape] if args.cov_shape \
+        else COV_SHAPES
+    impls: Dict[str, Callable] = {}
+    if _ext_has_ops():
+        impls['extension'] = lambda n: (
+            lambda x: isqrt_cov(x, n, impl='ext'))
+    impls['reference'] = lambda n: (lambda x: isqrt_cov(x, n, impl='ref'))
+    impls['straightforward'] = lambda n: (
+        lambda x: isqrt_cov_straightforward(x, n))
+    rows = []
+    print(f'== cov_sqrt: isqrt_cov forward + backward, float32, {device}, '
+          f'{torch.get_num_threads()} threads ==')
+    for b, c, m, n in shapes:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(b, c, m, generator=gen).relu_().to(device)
+        grad = torch.randn(b, c * (c + 1) // 2, generator=gen).to(device)
+        mat1 = torch.randn(b, c, c, generator=gen).to(device)
+        mat2 = torch.randn(b, c, c, generator=gen).to(device)
+        results, unit_times = {}, []
+        for name, make in impls.items():
+            run = _fwd_bwd(make(n), x, grad)
+            seconds, unit_seconds = time_fn(
+                run, device, args.repeat, unit=lambda: torch.bmm(mat1, mat2))
+            unit_times.append(unit_seconds)
+            results[name] = dict(
+                seconds=seconds,
+                peak_mb=peak_memory_mb(run, device),
+                values=run())
+        unit = statistics.median(unit_times)
+        gflops = 2 * b * c**3 / unit / 1e9
+        print(f'\n(B, C, M, N) = {(b, c, m, n)}: one {b} x {c}x{c}x{c} bmm '
+              f'= {unit * 1e3:.3f} ms ({gflops:.1f} GFLOP/s)')
+        ref_out, ref_grad = results['reference']['values']
+        base = results['straightforward']['seconds']
+        print(f'{"implementation":<16}{"ms":>10}{"units":>9}{"peak MiB":>10}'
+              f'{"vs straightf.":>15}{"rel err out/grad":>22}')
+        for name, r in results.items():
+            out, gx = r.pop('values')
+            r.update(
+                shape=(b, c, m, n),
+                impl=name,
+                units=r['seconds'] / unit,
+                speedup=base / r['seconds'],
+                rel_err=(_rel_err(out, ref_out), _rel_err(gx, ref_grad)))
+            peak = 'n/a' if r['peak_mb'] is None else f'{r["peak_mb"]:.1f}'
+            print(f'{name:<16}{r["seconds"] * 1e3:>10.2f}{r["units"]:>9.1f}'
+                  f'{peak:>10}{r["speedup"]:>14.1f}x'
+                  f'{r["rel_err"][0]:>11.1e}{r["rel_err"][1]:>11.1e}')
+            rows.append(r)
+    _report_cov_targets(rows)
+    return rows
+
+
+def _report_cov_targets(rows: List[dict]) -> None:
+    by_key = {(r['shape'], r['impl']): r for r in rows}
+    ours = 'extension' if any(r['impl'] == 'extension' for r in rows) \
+        else 'reference'
+    print(f'\ntargets ({ours}):')
+    shape, limit = COV_UNIT_TARGET
+    if (shape, ours) in by_key:
+        units = by_key[(shape, ours)]['units']
+        print(f'  {shape}: {units:.1f} units (target <= {limit:.0f}) '
+              f'{"ok" if units <= limit else "MISSED"}')
+    shape, limit = COV_SPEEDUP_TARGET
+    if (shape, ours) in by_key:
+        speedup = by_key[(shape, ours)]['speedup']
+        print(f'  {shape}: {speedup:.1f}x the straightforward one (target '
+              f'>= {limit:.0f}x) {"ok" if speedup >= limit else "MISSED"}')
+    worst = max(max(r['rel_err']) for r in rows)
+    print(f'  max relative error vs reference: {worst:.1e} (target <= '
+          f'{REL_TOL:.0e}) {"ok" if worst <= REL_TOL else "MISSED"}')
+
+
+def benchmark_deform_sample(args: argparse.Namespace) -> List[dict]:
+    """``deform_sample``: DAT's deformable sampling against F.grid_sample
+    (CPU; the section lives in ``benchmark_deform_sample.py``)."""
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(osp.abspath(__file__)),
+                    'benchmark_deform_sample.py')
+    spec = importlib.util.spec_from_file_location('benchmark_deform_sample',
+                                                  path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.run(repeats=args.repeat)
+    print(module.format_rows(rows))
+    print(module.format_headroom(module.bench_fusion_headroom(
+        repeats=args.repeat)))
+    return rows
+
+
+#: One entry per op; each takes the parsed arguments, prints its table and
+#: returns its rows.
+BENCHMARKS: Dict[str, Callable[[argparse.Namespace], List[dict]]] = {
+    'cov_sqrt': benchmark_cov_sqrt,
+    'deform_sample': benchmark_deform_sample,
+}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--ops', nargs='+', choices=sorted(BENCHMARKS),
+        default=sorted(BENCHMARKS), help='sections to run (default: all)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--repeat', type=int, default=5, help='timed calls (median)')
+    parser.add_argument(
+        '--cov-shape', type=int, nargs=4, action='append',
+        metavar=('B', 'C', 'M', 'N'),
+        help='cov_sqrt shape(s) instead of the three of the issue')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    for name in args.ops:
+        BENCHMARKS[name](args)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
