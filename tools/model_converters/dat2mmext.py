@@ -15,45 +15,14 @@ Usage::
 
     python tools/model_converters/dat2mmext.py SRC DST
 """
-import argparse
 import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-import torch
 from mmengine.runner import save_checkpoint
 
 from mmext.models.backbones import dat
-from mmext.utils import CheckpointError, safe_torch_load
-
-
-def load_state_dict(path: str) -> tuple:
-    """Read ``(state_dict, extra)``; ``extra`` holds ``epoch`` and
-    ``max_accuracy`` when the file has them."""
-    try:
-        ckpt = safe_torch_load(path, map_location='cpu')
-    except CheckpointError as e:
-        raise ValueError(str(e)) from e
-    extra = {}
-    state_dict = ckpt
-    if isinstance(ckpt, dict):
-        for key in ('model', 'state_dict'):
-            if isinstance(ckpt.get(key), dict):
-                state_dict = ckpt[key]
-                break
-        for key in ('epoch', 'max_accuracy'):
-            value = ckpt.get(key)
-            if isinstance(value, torch.Tensor) and value.numel() == 1:
-                value = value.item()
-            if isinstance(value, (int, float)):
-                extra[key] = value
-    if not isinstance(state_dict, dict) or not state_dict:
-        raise ValueError(f'{path} holds no state_dict')
-    for key, value in state_dict.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise ValueError(f'{path}: entry {key!r} of the state_dict is not '
-                             'a tensor; not a model checkpoint')
-    return state_dict, extra
+from mmext.utils.converter import load_state_dict, run_cli, src_dst_parser
 
 
 def convert(src: str, dst: str) -> dict:
@@ -67,7 +36,9 @@ def convert(src: str, dst: str) -> dict:
         ValueError: ``src`` is not a checkpoint.
         KeyError: ``src`` has a key DAT lacks, or lacks one it needs.
     """
-    state_dict, extra = load_state_dict(src)
+    state_dict, extra = load_state_dict(
+        src, container_keys=('model', 'state_dict'),
+        extra_keys=('epoch', 'max_accuracy'))
     try:
         info = dat.infer_arch(state_dict)
         new_state_dict = dat.checkpoint_filter_fn(state_dict)
@@ -90,23 +61,17 @@ def convert(src: str, dst: str) -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        description='Convert a DAT (LeapLabTHU/DAT, CVPR 2022) checkpoint to '
-        'an mmpretrain ImageClassifier checkpoint for mmext.')
-    parser.add_argument('src', help="the authors' checkpoint (.pth)")
-    parser.add_argument('dst', help='where to write the converted checkpoint')
-    args = parser.parse_args(argv)
-    try:
+    parser = src_dst_parser(
+        'Convert a DAT (LeapLabTHU/DAT, CVPR 2022) checkpoint to an '
+        'mmpretrain ImageClassifier checkpoint for mmext.',
+        "the authors' checkpoint (.pth)")
+
+    def run(args) -> str:
         meta = convert(args.src, args.dst)
-    except KeyError as e:
-        print(f'error: {e.args[0]}', file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    print(f'saved DAT ({meta["num_classes"]} classes) to {args.dst}\n'
-          f'backbone config: {meta["backbone"]}')
-    return 0
+        return (f'saved DAT ({meta["num_classes"]} classes) to {args.dst}\n'
+                f'backbone config: {meta["backbone"]}')
+
+    return run_cli(parser, run, argv)
 
 
 if __name__ == '__main__':

@@ -12,51 +12,17 @@ Usage::
 
     python tools/model_converters/eca2mmext.py SRC DST [--arch eca_resnet50]
 """
-import argparse
 import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-import torch
 from mmengine.runner import save_checkpoint
 
 from mmext.models.backbones import eca_mobilenet_v2, eca_resnet
-from mmext.utils import CheckpointError, safe_torch_load
+from mmext.utils.converter import load_state_dict, run_cli, src_dst_parser
 
 ARCHS = ('eca_resnet18', 'eca_resnet34', 'eca_resnet50', 'eca_resnet101',
          'eca_resnet152', 'eca_mobilenet_v2')
-
-
-def load_state_dict(path: str) -> tuple:
-    """Read ``(state_dict, extra)`` from an authors' checkpoint file.
-
-    Loads with :func:`mmext.utils.safe_torch_load` (``weights_only``; set
-    ``MMEXT_TRUST_CHECKPOINTS=1`` for a trusted file it refuses). ``extra``
-    holds the checkpoint's scalar entries (``arch``, ``epoch``,
-    ``best_prec1``) for the converted file's ``meta``.
-    """
-    try:
-        ckpt = safe_torch_load(path, map_location='cpu')
-    except CheckpointError as e:
-        raise ValueError(str(e)) from e
-    extra = {}
-    if isinstance(ckpt, dict) and isinstance(ckpt.get('state_dict'), dict):
-        state_dict = ckpt['state_dict']
-        for key in ('arch', 'epoch', 'best_prec1'):
-            value = ckpt.get(key)
-            if isinstance(value, torch.Tensor) and value.numel() == 1:
-                value = value.item()
-            if isinstance(value, (str, int, float)):
-                extra[key] = value
-    else:
-        state_dict = ckpt
-    if not isinstance(state_dict, dict) or not state_dict:
-        raise ValueError(f'{path} holds no state_dict')
-    for key, value in state_dict.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise ValueError(f'{path}: entry {key!r} of the state_dict is not '
-                             'a tensor; not a model checkpoint')
-    return state_dict, extra
 
 
 def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
@@ -72,7 +38,8 @@ def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
         ValueError: ``src`` is not a checkpoint, or not of ``arch``.
         KeyError: ``src`` has a key the model lacks, or lacks one it needs.
     """
-    state_dict, extra = load_state_dict(src)
+    state_dict, extra = load_state_dict(
+        src, extra_keys=('arch', 'epoch', 'best_prec1'))
     if arch is not None and arch not in ARCHS:
         raise ValueError(f'unknown arch {arch!r}, expected one of {ARCHS}')
     keys = [
@@ -125,32 +92,22 @@ def convert(src: str, dst: str, arch: Optional[str] = None) -> dict:
     return meta
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Convert an ECA-Net (BangguWu/ECANet) checkpoint to an '
-        'mmpretrain ImageClassifier checkpoint for mmext.')
-    parser.add_argument('src', help="the authors' checkpoint (.pth.tar)")
-    parser.add_argument('dst', help='where to write the converted checkpoint')
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = src_dst_parser(
+        'Convert an ECA-Net (BangguWu/ECANet) checkpoint to an mmpretrain '
+        'ImageClassifier checkpoint for mmext.',
+        "the authors' checkpoint (.pth.tar)")
     parser.add_argument(
         '--arch',
         choices=ARCHS,
         help='expected architecture; inferred from the keys when omitted')
-    return parser.parse_args(argv)
 
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
+    def run(args) -> str:
         meta = convert(args.src, args.dst, arch=args.arch)
-    except KeyError as e:
-        print(f'error: {e.args[0]}', file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    print(f'saved {meta["arch"]} ({meta["num_classes"]} classes) to '
-          f'{args.dst}\nbackbone config: {meta["backbone"]}')
-    return 0
+        return (f'saved {meta["arch"]} ({meta["num_classes"]} classes) to '
+                f'{args.dst}\nbackbone config: {meta["backbone"]}')
+
+    return run_cli(parser, run, argv)
 
 
 if __name__ == '__main__':

@@ -12,16 +12,14 @@ Usage::
 
     python tools/model_converters/isqrt_cov2mmext.py SRC DST
 """
-import argparse
 import os.path as osp
 import sys
 from typing import Optional, Sequence
 
-import torch
 from mmengine.runner import save_checkpoint
 
 from mmext.models.necks.isqrt_cov import convert_mpncov_resnet
-from mmext.utils import CheckpointError, safe_torch_load
+from mmext.utils.converter import load_state_dict, run_cli, src_dst_parser
 
 
 def convert(src: str, dst: str) -> dict:
@@ -32,15 +30,7 @@ def convert(src: str, dst: str) -> dict:
         ValueError: ``src`` is not a model checkpoint.
         KeyError: ``src`` has a key the model lacks.
     """
-    try:
-        ckpt = safe_torch_load(src, map_location='cpu')
-    except CheckpointError as e:
-        raise ValueError(str(e)) from e
-    state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt,
-                                                            dict) else None
-    if not isinstance(state_dict, dict) or not state_dict or not all(
-            isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise ValueError(f'{src} holds no state_dict of tensors')
+    state_dict, _ = load_state_dict(src)
     try:
         new_state_dict = convert_mpncov_resnet(state_dict)
     except KeyError as e:
@@ -59,24 +49,17 @@ def convert(src: str, dst: str) -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        description='Convert an iSQRT-COV (jiangtaoxie/fast-MPN-COV) '
-        'MPNCOVResNet checkpoint to an mmpretrain ImageClassifier '
-        'checkpoint for mmext.')
-    parser.add_argument('src', help="the authors' checkpoint (.pth)")
-    parser.add_argument('dst', help='where to write the converted checkpoint')
-    args = parser.parse_args(argv)
-    try:
+    parser = src_dst_parser(
+        'Convert an iSQRT-COV (jiangtaoxie/fast-MPN-COV) MPNCOVResNet '
+        'checkpoint to an mmpretrain ImageClassifier checkpoint for mmext.',
+        "the authors' checkpoint (.pth)")
+
+    def run(args) -> str:
         meta = convert(args.src, args.dst)
-    except KeyError as e:
-        print(f'error: {e.args[0]}', file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    print(f'saved {meta["backbone"]} ({meta["num_classes"]} classes) to '
-          f'{args.dst}')
-    return 0
+        return (f'saved {meta["backbone"]} ({meta["num_classes"]} classes) '
+                f'to {args.dst}')
+
+    return run_cli(parser, run, argv)
 
 
 if __name__ == '__main__':

@@ -11,7 +11,6 @@ Usage::
 
     python tools/model_converters/strip_teacher.py SRC DST
 """
-import argparse
 import sys
 from typing import Optional, Sequence
 
@@ -19,6 +18,7 @@ from mmengine.runner import save_checkpoint
 
 from mmext.models.distillers import extract_student_state_dict
 from mmext.utils import CheckpointError, safe_torch_load
+from mmext.utils.converter import run_cli, src_dst_parser
 
 
 def strip_teacher(src: str, dst: str) -> int:
@@ -48,26 +48,16 @@ def strip_teacher(src: str, dst: str) -> int:
     return len(student)
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Keep only the student of a KDDistiller checkpoint.')
-    parser.add_argument('src', help='distillation training checkpoint')
-    parser.add_argument('dst', help='where to write the student checkpoint')
-    return parser.parse_args(argv)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
+    parser = src_dst_parser(
+        'Keep only the student of a KDDistiller checkpoint.',
+        'distillation training checkpoint')
+
+    def run(args) -> str:
         num = strip_teacher(args.src, args.dst)
-    except KeyError as e:
-        print(f'error: {e.args[0]}', file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    print(f'saved the student ({num} tensors) to {args.dst}')
-    return 0
+        return f'saved the student ({num} tensors) to {args.dst}'
+
+    return run_cli(parser, run, argv)
 
 
 if __name__ == '__main__':

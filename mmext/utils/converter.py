@@ -1,0 +1,86 @@
+"""Plumbing shared by the scripts in ``tools/model_converters/``.
+
+Each converter maps one paper's released checkpoint keys to mmext's (the
+mapping itself lives next to the model, as ``checkpoint_filter_fn``); what
+they share is reading the source file and the command-line behaviour.
+"""
+import argparse
+import sys
+from typing import Callable, Optional, Sequence, Tuple
+
+import torch
+
+from .compat import CheckpointError, safe_torch_load
+
+
+def load_state_dict(path: str,
+                    container_keys: Sequence[str] = ('state_dict', ),
+                    extra_keys: Sequence[str] = ()) -> Tuple[dict, dict]:
+    """Read ``(state_dict, extra)`` from a released checkpoint.
+
+    Args:
+        path: The checkpoint file (loaded with
+            :func:`mmext.utils.safe_torch_load`).
+        container_keys: Keys under which the file may nest its state dict
+            (e.g. ``'state_dict'``, ``'model'``); a bare state dict is
+            accepted too.
+        extra_keys: Scalar entries (``'epoch'``, ``'arch'``...) copied into
+            ``extra`` for the converted file's meta.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is not a checkpoint, or holds no state dict of
+            tensors.
+    """
+    try:
+        ckpt = safe_torch_load(path, map_location='cpu')
+    except CheckpointError as e:
+        raise ValueError(str(e)) from e
+    state_dict, extra = ckpt, {}
+    if isinstance(ckpt, dict):
+        for key in container_keys:
+            if isinstance(ckpt.get(key), dict):
+                state_dict = ckpt[key]
+                break
+        for key in extra_keys:
+            value = ckpt.get(key)
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                value = value.item()
+            if isinstance(value, (str, int, float)):
+                extra[key] = value
+    if not isinstance(state_dict, dict) or not state_dict:
+        raise ValueError(f'{path} holds no state_dict')
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ValueError(f'{path}: entry {key!r} of the state_dict is not '
+                             'a tensor; not a model checkpoint')
+    return state_dict, extra
+
+
+def src_dst_parser(description: str, src_help: str) -> argparse.ArgumentParser:
+    """An argument parser with the converters' ``SRC DST`` positionals."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help=src_help)
+    parser.add_argument('dst', help='where to write the converted checkpoint')
+    return parser
+
+
+def run_cli(parser: argparse.ArgumentParser,
+            convert: Callable[[argparse.Namespace], str],
+            argv: Optional[Sequence[str]] = None) -> int:
+    """Parse ``argv``, run ``convert(args)`` and print its message.
+
+    Bad input (missing or corrupt file, unknown or missing keys) prints one
+    ``error: ...`` line naming the file or key and returns 1.
+    """
+    args = parser.parse_args(argv)
+    try:
+        message = convert(args)
+    except KeyError as e:
+        print(f'error: {e.args[0]}', file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    print(message)
+    return 0
