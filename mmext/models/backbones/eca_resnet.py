@@ -8,20 +8,20 @@ import re
 from typing import Dict, Mapping, Optional, Sequence, Union
 
 import torch
-import torch.utils.checkpoint as cp
-from mmpretrain.models.backbones.resnet import (BasicBlock, Bottleneck,
-                                                ResLayer, ResNet)
+from mmpretrain.models.backbones.resnet import ResLayer, ResNet
 
 from mmext.registry import MODELS
 from ..plugins.eca import ECALayer
+from ..utils.attention_blocks import AttentionBasicBlock, AttentionBottleneck
 
 #: Sentinel for ``eca_kernel_sizes``: the per-stage sizes of the authors'
 #: released ImageNet checkpoints.
 RELEASED = 'released'
 
 
-class ECABasicBlock(BasicBlock):
-    """mmpretrain's BasicBlock with ECA after ``norm2``, before the add.
+class ECABasicBlock(AttentionBasicBlock):
+    """mmpretrain's BasicBlock with ECA (``self.eca``) after ``norm2``,
+    before the add.
 
     Args:
         in_channels (int): Input channels of this block.
@@ -38,6 +38,8 @@ class ECABasicBlock(BasicBlock):
         - output: ``(N, out_channels, H / stride, W / stride)``
     """
 
+    attention_name = 'eca'
+
     def __init__(self,
                  in_channels: int,
                  out_channels: int,
@@ -52,36 +54,10 @@ class ECABasicBlock(BasicBlock):
             gamma=eca_gamma,
             b=eca_b)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
 
-        def _inner_forward(x):
-            identity = x
-
-            out = self.conv1(x)
-            out = self.norm1(out)
-            out = self.relu(out)
-
-            out = self.conv2(out)
-            out = self.norm2(out)
-            out = self.eca(out)
-
-            if self.downsample is not None:
-                identity = self.downsample(x)
-
-            out = self.drop_path(out)
-            out += identity
-            return out
-
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(_inner_forward, x, use_reentrant=False)
-        else:
-            out = _inner_forward(x)
-
-        return self.relu(out)
-
-
-class ECABottleneck(Bottleneck):
-    """mmpretrain's Bottleneck with ECA after ``norm3``, before the add.
+class ECABottleneck(AttentionBottleneck):
+    """mmpretrain's Bottleneck with ECA (``self.eca``) after ``norm3``,
+    before the add.
 
     Args:
         in_channels (int): Input channels of this block.
@@ -98,6 +74,8 @@ class ECABottleneck(Bottleneck):
         - output: ``(N, out_channels, H / stride, W / stride)``
     """
 
+    attention_name = 'eca'
+
     def __init__(self,
                  in_channels: int,
                  out_channels: int,
@@ -111,37 +89,6 @@ class ECABottleneck(Bottleneck):
             kernel_size=eca_kernel_size,
             gamma=eca_gamma,
             b=eca_b)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-
-        def _inner_forward(x):
-            identity = x
-
-            out = self.conv1(x)
-            out = self.norm1(out)
-            out = self.relu(out)
-
-            out = self.conv2(out)
-            out = self.norm2(out)
-            out = self.relu(out)
-
-            out = self.conv3(out)
-            out = self.norm3(out)
-            out = self.eca(out)
-
-            if self.downsample is not None:
-                identity = self.downsample(x)
-
-            out = self.drop_path(out)
-            out += identity
-            return out
-
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(_inner_forward, x, use_reentrant=False)
-        else:
-            out = _inner_forward(x)
-
-        return self.relu(out)
 
 
 @MODELS.register_module()

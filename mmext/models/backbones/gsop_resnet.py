@@ -7,15 +7,14 @@ ZilinGao/Global-Second-order-Pooling-Convolutional-Networks
 """
 from typing import Dict, Optional, Sequence
 
-import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
-from mmpretrain.models.backbones.resnet import Bottleneck, ResLayer, ResNet
+from mmpretrain.models.backbones.resnet import ResLayer, ResNet
 
 from mmext.registry import MODELS
+from ..utils.attention_blocks import AttentionBottleneck
 
 
-class GSoPBottleneck(Bottleneck):
+class GSoPBottleneck(AttentionBottleneck):
     """mmpretrain's Bottleneck with an optional block after ``norm3``,
     before the residual add (``self.gsop``; ``None`` is a plain block).
 
@@ -24,43 +23,12 @@ class GSoPBottleneck(Bottleneck):
         - output: ``(N, out_channels, H / stride, W / stride)``
     """
 
+    attention_name = 'gsop'
+
     def __init__(self, in_channels: int, out_channels: int,
                  **kwargs) -> None:
         super().__init__(in_channels, out_channels, **kwargs)
         self.gsop: Optional[nn.Module] = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-
-        def _inner_forward(x):
-            identity = x
-
-            out = self.conv1(x)
-            out = self.norm1(out)
-            out = self.relu(out)
-
-            out = self.conv2(out)
-            out = self.norm2(out)
-            out = self.relu(out)
-
-            out = self.conv3(out)
-            out = self.norm3(out)
-            if self.gsop is not None:
-                out = self.gsop(out)
-
-            if self.downsample is not None:
-                identity = self.downsample(x)
-
-            out = self.drop_path(out)
-            # Not in place: the position block ends with a ReLU whose
-            # backward needs its output.
-            return out + identity
-
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(_inner_forward, x, use_reentrant=False)
-        else:
-            out = _inner_forward(x)
-
-        return self.relu(out)
 
 
 @MODELS.register_module()
