@@ -156,3 +156,17 @@ def test_mim_train_and_test(smoke_data, tmp_path):
         timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert 'accuracy/top1' in proc.stdout + proc.stderr
+
+
+def test_dist_train_script(smoke_data, tmp_path):
+    """tools/dist_train.sh launches 2 CPU processes through torchrun."""
+    env = {**os.environ, 'PYTHON': PY, 'PORT': '29519'}
+    cmd = ['bash', 'tools/dist_train.sh', DEMO, '2',
+           *_opts(smoke_data, tmp_path, ['train_cfg.max_epochs=1',
+                                         'train_dataloader.batch_size=2',
+                                         'env_cfg.dist_cfg.backend=gloo'])]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / 'epoch_1.pth').exists()
+    assert 'Distributed training: True' in proc.stdout
