@@ -1,4 +1,5 @@
 from .kd_loss import KDLoss
+from .wkd_feature_loss import WKDFeatureLoss
 from .wkd_loss import WKDLogitLoss
 
-__all__ = ['KDLoss', 'WKDLogitLoss']
+__all__ = ['KDLoss', 'WKDLogitLoss', 'WKDFeatureLoss']

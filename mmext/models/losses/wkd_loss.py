@@ -34,6 +34,28 @@ def load_cost_matrix(path: str) -> torch.Tensor:
     return cost.float()
 
 
+def cosine_decayed_weight(weight: float, begin_epoch: Optional[int]) -> float:
+    """WKD's loss-weight schedule at the current epoch of the runner.
+
+    From the (1-based) epoch ``begin_epoch`` on, ``weight`` follows
+    ``0.5 * weight * (1 + cos(pi * (e - b) / (E - b)))`` to 0 at the last
+    epoch ``E``, as in the authors' code; ``begin_epoch=None`` or no
+    running epoch loop keeps ``weight``.
+    """
+    if begin_epoch is None:
+        return weight
+    hub = MessageHub.get_current_instance()
+    epoch = hub.get_info('epoch')
+    max_epochs = hub.get_info('max_epochs')
+    if epoch is None or max_epochs is None:
+        return weight
+    epoch += 1  # mmengine counts epochs from 0, the authors from 1
+    if epoch <= begin_epoch or max_epochs <= begin_epoch:
+        return weight
+    progress = (epoch - begin_epoch) / (max_epochs - begin_epoch)
+    return 0.5 * weight * (1 + math.cos(math.pi * progress))
+
+
 @MODELS.register_module()
 class WKDLogitLoss(nn.Module):
     """Target-class term + ``gamma`` * WD between non-target distributions.
@@ -109,19 +131,7 @@ class WKDLogitLoss(nn.Module):
 
     def current_gamma(self) -> float:
         """``gamma`` after the optional cosine decay at the current epoch."""
-        if self.gamma_decay_begin_epoch is None:
-            return self.gamma
-        hub = MessageHub.get_current_instance()
-        epoch = hub.get_info('epoch')
-        max_epochs = hub.get_info('max_epochs')
-        if epoch is None or max_epochs is None:
-            return self.gamma
-        epoch += 1  # mmengine counts epochs from 0, the authors from 1
-        begin = self.gamma_decay_begin_epoch
-        if epoch <= begin or max_epochs <= begin:
-            return self.gamma
-        progress = (epoch - begin) / (max_epochs - begin)
-        return 0.5 * self.gamma * (1 + math.cos(math.pi * progress))
+        return cosine_decayed_weight(self.gamma, self.gamma_decay_begin_epoch)
 
     def forward(self, preds_S: torch.Tensor, preds_T: torch.Tensor,
                 gt_label: torch.Tensor) -> torch.Tensor:
