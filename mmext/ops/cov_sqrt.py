@@ -6,6 +6,8 @@ by Iterative Matrix Square Root Normalization
 jiangtaoxie/fast-MPN-COV) and the pieces other second-order methods reuse:
 
 - :func:`cov_pool`: centred covariance ``(B, C, M) -> (B, C, C)``.
+- :func:`cross_cov_pool`: centred cross-covariance of two feature sets,
+  ``(B, C1, M), (B, C2, M) -> (B, C1, C2)`` (pure PyTorch, autograd).
 - :func:`newton_schulz_sqrt`: coupled Newton-Schulz square root of SPD
   matrices ``(B, C, C) -> (B, C, C)`` with trace pre-normalization and
   post-compensation.
@@ -37,7 +39,10 @@ from torch.autograd.function import once_differentiable
 from . import cov_sqrt_ref as ref
 from .ext_loader import ext_with_cuda, load_ext
 
-__all__ = ['cov_pool', 'newton_schulz_sqrt', 'triu_vec', 'isqrt_cov']
+__all__ = [
+    'cov_pool', 'cross_cov_pool', 'newton_schulz_sqrt', 'triu_vec',
+    'isqrt_cov'
+]
 
 _IMPLS = ('auto', 'ext', 'ref')
 #: Default floor of the trace in the pre-normalization.
@@ -213,6 +218,35 @@ def cov_pool(x: Tensor, impl: str = 'auto') -> Tensor:
     """
     x = _features(x, 'cov_pool').contiguous()
     return _CovPool.apply(x, _use_ext(impl, x))
+
+
+def cross_cov_pool(x1: Tensor, x2: Tensor) -> Tensor:
+    """Centred cross-covariance ``X1 Ihat X2^T`` of two feature sets.
+
+    The general, non-symmetric case of :func:`cov_pool` (which equals
+    ``cross_cov_pool(x, x)`` and has a fused kernel): ``(X1 - mu1)(X2 -
+    mu2)^T / M``, ``Ihat`` never formed. Pure PyTorch; gradients by autograd.
+    Used by So-ViT's head (cross-covariance of two projections of the
+    visual tokens).
+
+    Args:
+        x1 (Tensor): Features ``(B, C1, M)`` or ``(B, C1, H, W)``.
+        x2 (Tensor): Features ``(B, C2, M)`` or ``(B, C2, H, W)`` on the same
+            ``M`` positions.
+
+    Returns:
+        Tensor: ``(B, C1, C2)``.
+    """
+    x1 = _features(x1, 'cross_cov_pool')
+    x2 = _features(x2, 'cross_cov_pool')
+    if x1.size(0) != x2.size(0) or x1.size(2) != x2.size(2):
+        raise ValueError(
+            'cross_cov_pool: `x1` and `x2` must share the batch size and the '
+            f'number of positions, but got {tuple(x1.shape)} and '
+            f'{tuple(x2.shape)}')
+    x1 = x1 - x1.mean(dim=2, keepdim=True)
+    x2 = x2 - x2.mean(dim=2, keepdim=True)
+    return torch.bmm(x1, x2.transpose(1, 2)) / x1.size(2)
 
 
 def newton_schulz_sqrt(s: Tensor,

@@ -5,8 +5,9 @@ from .eca_mobilenet_v2 import ECAMobileNetV2
 from .eca_resnet import ECAResNet
 from .gsop_resnet import GSoPResNet
 from .shufflenet_v1_cifar import CIFARShuffleNetV1
+from .so_vit import SoViT
 
 __all__ = [
     'ECAResNet', 'ECAMobileNetV2', 'CIFARKDResNet', 'CIFARWideResNet',
-    'CIFARShuffleNetV1', 'DAT', 'GSoPResNet'
+    'CIFARShuffleNetV1', 'DAT', 'GSoPResNet', 'SoViT'
 ]

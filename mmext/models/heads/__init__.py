@@ -1,1 +1,3 @@
+from .so_vit_head import SoViTHead
 
+__all__ = ['SoViTHead']
