@@ -4,12 +4,13 @@ Sources live in ``csrc/`` (mmcv's layout: ``pytorch/<op>.cpp`` registers
 ``torch.ops.mmext.<op>``, ``pytorch/cpu/`` and ``pytorch/cuda/`` hold the
 kernels); :mod:`mmext.ops.ext_loader` loads them.
 """
-from .cov_sqrt import cov_pool, isqrt_cov, newton_schulz_sqrt, triu_vec
+from .cov_sqrt import (cov_pool, cross_cov_pool, isqrt_cov,
+                       newton_schulz_sqrt, triu_vec)
 from .deform_sample import deform_sample, deform_sample_reference
 from .ext_loader import ext_available, ext_with_cuda
 
 __all__ = [
-    'ext_available', 'ext_with_cuda', 'cov_pool', 'isqrt_cov',
+    'ext_available', 'ext_with_cuda', 'cov_pool', 'cross_cov_pool', 'isqrt_cov',
     'newton_schulz_sqrt', 'triu_vec', 'deform_sample',
     'deform_sample_reference'
 ]
