@@ -10,7 +10,7 @@ from .deform_sample import deform_sample, deform_sample_reference
 from .ext_loader import ext_available, ext_with_cuda
 
 __all__ = [
-    'ext_available', 'ext_with_cuda', 'cov_pool', 'cross_cov_pool', 'isqrt_cov',
-    'newton_schulz_sqrt', 'triu_vec', 'deform_sample',
+    'ext_available', 'ext_with_cuda', 'cov_pool', 'cross_cov_pool',
+    'isqrt_cov', 'newton_schulz_sqrt', 'triu_vec', 'deform_sample',
     'deform_sample_reference'
 ]
