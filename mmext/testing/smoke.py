@@ -13,7 +13,11 @@ from typing import Any, Optional
 from mmengine.config import Config
 
 #: Per task family: factor applied to resize/crop sizes in pipelines.
-_SIZE_FACTOR = {'mmpretrain': 32 / 224, 'mmdet': 128 / 800, 'mmaction': 32 / 224}
+_SIZE_FACTOR = {
+    'mmpretrain': 32 / 224,
+    'mmdet': 128 / 800,
+    'mmaction': 32 / 224
+}
 _SIZE_KEYS = ('scale', 'crop_size', 'input_size')
 _DATA_PREFIX = 'data/'
 #: Dataset types that verify official checksums, and the variants reading

@@ -67,8 +67,8 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """Stand-in for ``getattr`` while unpickling mmengine checkpoints.
 
     A pickled :class:`HistoryBuffer` stores its statistics methods as
-    ``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would let a
-    crafted file reach ``__globals__`` and execute code, so only those
+    ``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would
+    let a crafted file reach ``__globals__`` and execute code, so only those
     lookups are resolved.
     """
     if obj is HistoryBuffer and isinstance(name, str) and \

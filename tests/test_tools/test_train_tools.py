@@ -90,7 +90,8 @@ def _epochs_trained(log_text):
 def test_resume_after_kill(smoke_data, tmp_path):
     work = tmp_path / 'work'
     args = ['tools/train.py', DEMO, *_opts(
-        smoke_data, work, ['train_cfg.max_epochs=4', 'train_cfg.val_interval=4',
+        smoke_data, work, ['train_cfg.max_epochs=4',
+                           'train_cfg.val_interval=4',
                            'default_hooks.checkpoint.interval=1',
                            'default_hooks.checkpoint.max_keep_ckpts=5',
                            'train_dataloader.batch_size=2'])]

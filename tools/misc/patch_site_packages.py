@@ -27,7 +27,8 @@ def patch_mmaction_drn() -> str:
         return 'already patched'
     old = 'from .drn.drn import DRN\n'
     if old not in src:
-        raise RuntimeError(f'unexpected content in {init}: cannot find {old!r}')
+        raise RuntimeError(
+            f'unexpected content in {init}: cannot find {old!r}')
     new = (f'try:  {MARK}\n    from .drn.drn import DRN\n'
            'except ImportError:\n    DRN = None\n')
     with open(init, 'w', encoding='utf-8') as f:
