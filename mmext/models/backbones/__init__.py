@@ -1,3 +1,5 @@
+from .acmix_resnet import ACmixResNet
+from .acmix_swin import ACmixSwinTransformer
 from .cifar_kd_resnet import CIFARKDResNet
 from .cifar_wrn import CIFARWideResNet
 from .dat import DAT
@@ -8,6 +10,7 @@ from .shufflenet_v1_cifar import CIFARShuffleNetV1
 from .so_vit import SoViT
 
 __all__ = [
-    'ECAResNet', 'ECAMobileNetV2', 'CIFARKDResNet', 'CIFARWideResNet',
-    'CIFARShuffleNetV1', 'DAT', 'GSoPResNet', 'SoViT'
+    'ACmixResNet', 'ACmixSwinTransformer', 'ECAResNet', 'ECAMobileNetV2',
+    'CIFARKDResNet', 'CIFARWideResNet', 'CIFARShuffleNetV1', 'DAT',
+    'GSoPResNet', 'SoViT'
 ]
