@@ -1,1 +1,3 @@
+from .gcp_landscape_hook import GCPLandscapeHook
 
+__all__ = ['GCPLandscapeHook']
