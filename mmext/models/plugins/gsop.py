@@ -45,8 +45,38 @@ class _RowWiseHead(nn.Module):
         return self.fc(out).flatten(1)
 
 
+class _GSoPBlock(BaseModule):
+    """What both GSoP blocks share: the input check and the reduction
+    ``ReLU -> Conv1x1(C -> d, bias) -> BN`` (``reduce_conv``,
+    ``reduce_norm``).
+
+    Shapes:
+        - input: ``(N, C, H, W)``
+        - output of :meth:`_reduce`: ``(N, d, H / stride, W / stride)``
+    """
+
+    def __init__(self, in_channels: int, reduced_channels: int, stride: int,
+                 norm_cfg: Dict,
+                 init_cfg: Optional[Union[Dict, Sequence[Dict]]]) -> None:
+        super().__init__(init_cfg=init_cfg)
+        _positive_int('in_channels', in_channels)
+        _positive_int('reduced_channels', reduced_channels)
+        _positive_int('stride', stride)
+        self.in_channels = in_channels
+        self.reduce_conv = nn.Conv2d(
+            in_channels, reduced_channels, kernel_size=1, stride=stride)
+        self.reduce_norm = build_norm_layer(norm_cfg, reduced_channels)[1]
+
+    def _reduce(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.size(1) != self.in_channels:
+            raise ValueError(
+                f'{self.__class__.__name__} expects input of shape (N, '
+                f'{self.in_channels}, H, W), but got {tuple(x.shape)}')
+        return self.reduce_norm(self.reduce_conv(F.relu(x)))
+
+
 @MODELS.register_module()
-class GSoPChannelBlock(BaseModule):
+class GSoPChannelBlock(_GSoPBlock):
     """Channel-wise GSoP block: ``x * sigmoid(f(Cov(reduce(x))))``.
 
     ``ReLU -> Conv1x1(C -> d, bias, stride) -> BN -> ReLU``, the ``d x d``
@@ -80,31 +110,20 @@ class GSoPChannelBlock(BaseModule):
                  norm_cfg: Dict = dict(type='BN'),
                  init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None
                  ) -> None:
-        super().__init__(init_cfg=init_cfg)
-        _positive_int('in_channels', in_channels)
-        _positive_int('reduced_channels', reduced_channels)
-        _positive_int('stride', stride)
-        self.in_channels = in_channels
-        self.reduce_conv = nn.Conv2d(
-            in_channels, reduced_channels, kernel_size=1, stride=stride)
-        self.reduce_norm = build_norm_layer(norm_cfg, reduced_channels)[1]
+        super().__init__(in_channels, reduced_channels, stride, norm_cfg,
+                         init_cfg)
         self.head = _RowWiseHead(reduced_channels, in_channels, norm_cfg,
                                  mid_act=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scale the channels of ``x`` (``(N, C, H, W)``)."""
-        if x.dim() != 4 or x.size(1) != self.in_channels:
-            raise ValueError(
-                f'{self.__class__.__name__} expects input of shape (N, '
-                f'{self.in_channels}, H, W), but got {tuple(x.shape)}')
-        out = self.reduce_conv(F.relu(x))
-        out = F.relu(self.reduce_norm(out), inplace=True)
+        out = F.relu(self._reduce(x), inplace=True)
         att = self.head(cov_pool(out)).sigmoid()
         return x * att.view(x.size(0), -1, 1, 1)
 
 
 @MODELS.register_module()
-class GSoPPositionBlock(BaseModule):
+class GSoPPositionBlock(_GSoPBlock):
     """Position-wise GSoP block: ``ReLU(x * upsample(sigmoid(g(Cov))))``.
 
     ``ReLU -> Conv1x1(C -> d, bias) -> BN``, adaptive average pooling to a
@@ -138,26 +157,16 @@ class GSoPPositionBlock(BaseModule):
                  norm_cfg: Dict = dict(type='BN'),
                  init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None
                  ) -> None:
-        super().__init__(init_cfg=init_cfg)
-        _positive_int('in_channels', in_channels)
-        _positive_int('reduced_channels', reduced_channels)
+        super().__init__(in_channels, reduced_channels, stride, norm_cfg,
+                         init_cfg)
         _positive_int('pool_size', pool_size)
-        _positive_int('stride', stride)
-        self.in_channels = in_channels
         self.pool_size = pool_size
-        self.reduce_conv = nn.Conv2d(
-            in_channels, reduced_channels, kernel_size=1, stride=stride)
-        self.reduce_norm = build_norm_layer(norm_cfg, reduced_channels)[1]
         positions = pool_size * pool_size
         self.head = _RowWiseHead(positions, positions, norm_cfg, mid_act=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Scale the positions of ``x`` (``(N, C, H, W)``)."""
-        if x.dim() != 4 or x.size(1) != self.in_channels:
-            raise ValueError(
-                f'{self.__class__.__name__} expects input of shape (N, '
-                f'{self.in_channels}, H, W), but got {tuple(x.shape)}')
-        out = self.reduce_norm(self.reduce_conv(F.relu(x)))
+        out = self._reduce(x)
         out = F.adaptive_avg_pool2d(out, self.pool_size)
         # Positions are the variables, channels the observations.
         cov = cov_pool(out.flatten(2).transpose(1, 2))
