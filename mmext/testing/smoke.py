@@ -128,10 +128,16 @@ def shrink_config(cfg: Config,
         num_samples: Samples kept per dataset.
         batch_size: Batch size of every dataloader.
         scope: Task family; defaults to ``cfg.default_scope``.
+
+    Resize/crop sizes are scaled by the family's factor (``_SIZE_FACTOR``),
+    or by the config's ``smoke_size_factor`` when it sets one.
     """
     cfg = copy.deepcopy(cfg)
     scope = scope or cfg.get('default_scope', 'mmpretrain')
-    factor = _SIZE_FACTOR.get(scope, 32 / 224)
+    # a config whose model needs larger inputs than the family's factor
+    # gives (e.g. a loss over a grid of cells of the last feature map) sets
+    # its own factor with the top-level key ``smoke_size_factor``
+    factor = cfg.get('smoke_size_factor', _SIZE_FACTOR.get(scope, 32 / 224))
     cfg.work_dir = work_dir
     cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
     cfg.test_evaluator = copy.deepcopy(cfg.val_evaluator)

@@ -6,11 +6,12 @@ from .dat import DAT
 from .eca_mobilenet_v2 import ECAMobileNetV2
 from .eca_resnet import ECAResNet
 from .gsop_resnet import GSoPResNet
+from .mobilenet_v1 import MobileNetV1
 from .shufflenet_v1_cifar import CIFARShuffleNetV1
 from .so_vit import SoViT
 
 __all__ = [
     'ACmixResNet', 'ACmixSwinTransformer', 'ECAResNet', 'ECAMobileNetV2',
     'CIFARKDResNet', 'CIFARWideResNet', 'CIFARShuffleNetV1', 'DAT',
-    'GSoPResNet', 'SoViT'
+    'GSoPResNet', 'SoViT', 'MobileNetV1'
 ]
