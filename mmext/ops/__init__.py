@@ -7,10 +7,12 @@ kernels); :mod:`mmext.ops.ext_loader` loads them.
 from .cov_sqrt import (cov_pool, cross_cov_pool, isqrt_cov,
                        newton_schulz_sqrt, triu_vec)
 from .deform_sample import deform_sample, deform_sample_reference
-from .ext_loader import ext_available, ext_with_cuda
+from .ext_loader import (cpu_workspace_cached_bytes, cpu_workspace_release,
+                         ext_available, ext_with_cuda)
 
 __all__ = [
-    'ext_available', 'ext_with_cuda', 'cov_pool', 'cross_cov_pool',
+    'ext_available', 'ext_with_cuda', 'cpu_workspace_release',
+    'cpu_workspace_cached_bytes', 'cov_pool', 'cross_cov_pool',
     'isqrt_cov', 'newton_schulz_sqrt', 'triu_vec', 'deform_sample',
     'deform_sample_reference'
 ]

@@ -9,6 +9,8 @@ import warnings
 from functools import lru_cache
 from typing import Optional
 
+import torch
+
 
 @lru_cache(maxsize=None)
 def load_ext() -> Optional[object]:
@@ -32,3 +34,26 @@ def ext_with_cuda() -> bool:
     """Whether the extension was compiled with its CUDA kernels."""
     ext = load_ext()
     return bool(ext is not None and getattr(ext, 'with_cuda', False))
+
+
+def cpu_workspace_release() -> int:
+    """Return the CPU buffers cached by the compiled ops to the system.
+
+    The covariance square root keeps its large CPU buffers (forward cache,
+    backward work space) in a pool so that the next call reuses the same
+    pages instead of faulting in fresh ones; the pool holds at most
+    ``MMEXT_CPU_WORKSPACE_MB`` MiB (default 1024, ``0`` disables it).
+    Returns the number of bytes released (0 without the extension).
+    """
+    if load_ext() is None or not hasattr(torch.ops.mmext,
+                                         'cpu_workspace_release'):
+        return 0
+    return torch.ops.mmext.cpu_workspace_release()
+
+
+def cpu_workspace_cached_bytes() -> int:
+    """Bytes of free CPU buffers held by the compiled ops' pool."""
+    if load_ext() is None or not hasattr(torch.ops.mmext,
+                                         'cpu_workspace_cached_bytes'):
+        return 0
+    return torch.ops.mmext.cpu_workspace_cached_bytes()

@@ -42,3 +42,24 @@ def test_straightforward_baseline_matches_eigh_sqrt():
     root = v @ torch.diag_embed(w.sqrt()) @ v.transpose(1, 2)
     rows, cols = torch.triu_indices(5, 5)
     torch.testing.assert_close(out, root[:, rows, cols])
+
+
+def test_acmix_memory_section_runs(capsys):
+    """Both models' training steps run and the printed ratio is acmix /
+    plain; one thread, as two OpenMP threads crawl on a loaded machine."""
+    bench = load_script()
+    args = bench.parse_args(
+        ['--ops', 'acmix_memory', '--acmix-shape', '2', '16', '16'])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain, acmix = bench.BENCHMARKS['acmix_memory'](args)
+    finally:
+        torch.set_num_threads(threads)
+    assert (plain['model'], acmix['model']) == ('ResNet-50',
+                                                'ACmix-ResNet-50')
+    assert (plain['params'], acmix['params']) == (25_557_032, 18_333_976)
+    assert plain['shape'] == acmix['shape'] == (2, 16, 16)
+    if plain['peak_mb']:  # n/a where VmHWM cannot be reset
+        assert acmix['ratio'] == acmix['peak_mb'] / plain['peak_mb']
+        assert 'ACmix-ResNet-50 / ResNet-50' in capsys.readouterr().out

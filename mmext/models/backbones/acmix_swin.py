@@ -4,7 +4,9 @@
 <https://arxiv.org/abs/2111.14556>`_; authors' code: LeapLabTHU/ACmix
 (``Swin-Transformer/models/swin_transformer_acmix.py``).
 """
-from typing import Sequence, Tuple
+import math
+import re
+from typing import Dict, Mapping, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -12,6 +14,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones import SwinTransformer
 from mmpretrain.models.utils import ShiftWindowMSA
+from torch import Tensor
 
 from mmext.registry import MODELS
 from ..plugins.acmix import shift_conv_path, shift_kernels
@@ -181,3 +184,148 @@ class ACmixSwinTransformer(SwinTransformer):
         # mmpretrain's SwinTransformer.train() returns None.
         super().train(mode)
         return self
+
+
+# The authors' keys (Swin-Transformer/models/swin_transformer_acmix.py, the
+# Microsoft Swin layout) -> mmpretrain ImageClassifier keys. Stage and block
+# indices are kept; the final norm and the patch-merging layers are handled
+# in checkpoint_filter_fn.
+_AUTHORS_RULES = [
+    (r'patch_embed\.proj\.', 'backbone.patch_embed.projection.'),
+    (r'patch_embed\.norm\.', 'backbone.patch_embed.norm.'),
+    (r'layers\.(\d+)\.blocks\.(\d+)\.attn\.(qkv|proj|relative_position_)',
+     r'backbone.stages.\1.blocks.\2.attn.w_msa.\3'),
+    (r'layers\.(\d+)\.blocks\.(\d+)\.attn\.(fc\.(weight|bias)|'
+     r'dep_conv\.weight|rate1|rate2)$',
+     r'backbone.stages.\1.blocks.\2.attn.\3'),
+    (r'layers\.(\d+)\.blocks\.(\d+)\.(norm[12])\.',
+     r'backbone.stages.\1.blocks.\2.\3.'),
+    (r'layers\.(\d+)\.blocks\.(\d+)\.mlp\.fc1\.',
+     r'backbone.stages.\1.blocks.\2.ffn.layers.0.0.'),
+    (r'layers\.(\d+)\.blocks\.(\d+)\.mlp\.fc2\.',
+     r'backbone.stages.\1.blocks.\2.ffn.layers.1.'),
+    (r'head\.', 'head.fc.'),
+]
+_ATTN_MASK = re.compile(r'layers\.\d+\.blocks\.\d+\.attn_mask$')
+_MERGING = re.compile(r'layers\.(\d+)\.downsample\.(reduction\.weight|'
+                      r'norm\.weight|norm\.bias)$')
+
+
+def _strip_module(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    return {(k[len('module.'):] if k.startswith('module.') else k): v
+            for k, v in state_dict.items()}
+
+
+def merging_order(channels: int) -> Tensor:
+    """Channel permutation from Swin's patch merging to mmpretrain's.
+
+    Swin concatenates the 2x2 neighbours as ``[x(0,0), x(1,0), x(0,1),
+    x(1,1)]`` (position-major: ``(i + 2 j) * C + c``); mmpretrain's
+    ``PatchMerging`` unfolds them channel-major (``4 c + 2 i + j``).
+
+    Args:
+        channels (int): ``C``, the channels before merging.
+
+    Returns:
+        Tensor: ``(4 C,)`` long; mmpretrain's channel ``m`` is Swin's
+        channel ``order[m]``.
+    """
+    c, i, j = torch.meshgrid(
+        torch.arange(channels), torch.arange(2), torch.arange(2),
+        indexing='ij')
+    return ((i + 2 * j) * channels + c).flatten()
+
+
+def checkpoint_filter_fn(
+        state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """Map the authors' ACmix-Swin state dict to an mmpretrain
+    ``ImageClassifier`` with an :class:`ACmixSwinTransformer` backbone
+    (default ``out_indices``: the last stage), a ``GlobalAveragePooling``
+    neck and a ``LinearClsHead``.
+
+    The shifted blocks' ``attn_mask`` buffers are dropped (mmext computes
+    the mask per input size); the patch-merging ``norm`` and ``reduction``
+    are permuted to mmpretrain's channel order (:func:`merging_order`).
+
+    Raises:
+        KeyError: a key with no mmext counterpart (e.g. a ``dep_conv.bias``,
+            which the authors' model does not have, or an absolute position
+            embedding), naming it.
+    """
+    state_dict = _strip_module(state_dict)
+    num_stages = 1 + max(
+        (int(m.group(1)) for m in map(re.compile(r'layers\.(\d+)\.').match,
+                                      state_dict) if m),
+        default=-1)
+    out = {}
+    for key, value in state_dict.items():
+        if _ATTN_MASK.match(key):
+            continue
+        merging = _MERGING.match(key)
+        if merging:
+            stage, name = merging.groups()
+            order = merging_order(value.shape[-1] // 4)
+            value = value[:, order] if value.dim() == 2 else value[order]
+            out[f'backbone.stages.{stage}.downsample.{name}'] = value
+            continue
+        if key in ('norm.weight', 'norm.bias'):
+            out[f'backbone.norm{num_stages - 1}.{key[5:]}'] = value
+            continue
+        for pattern, repl in _AUTHORS_RULES:
+            if re.match(pattern, key):
+                out[re.sub(pattern, repl, key)] = value
+                break
+        else:
+            raise KeyError(f'no mmext counterpart for the key {key!r} (not '
+                           'an ACmix-Swin checkpoint of LeapLabTHU/ACmix?)')
+    return out
+
+
+def infer_arch(state_dict: Mapping[str, Tensor]) -> dict:
+    """Backbone arguments and ``num_classes`` of an authors' checkpoint,
+    from its tensor shapes.
+
+    Returns:
+        dict: ``arch`` (``'tiny'``/``'small'`` or a dict of ``embed_dims``,
+        ``depths``, ``num_heads``), ``patch_size``, ``window_size``,
+        ``img_size`` (from the first shifted block's mask; 224 without
+        one), ``out_indices`` (the last stage) and ``num_classes``.
+
+    Raises:
+        KeyError: a tensor every ACmix-Swin checkpoint has is missing.
+    """
+    sd = _strip_module(state_dict)
+    try:
+        proj = sd['patch_embed.proj.weight']
+        num_classes = sd['head.weight'].shape[0]
+        table = sd['layers.0.blocks.0.attn.relative_position_bias_table']
+    except KeyError as e:
+        raise KeyError('not an ACmix-Swin checkpoint: missing '
+                       f'{e.args[0]!r}') from e
+    depths, num_heads, i = [], [], 0
+    while f'layers.{i}.blocks.0.norm1.weight' in sd:
+        depths.append(
+            len({
+                k.split('.')[3]
+                for k in sd if k.startswith(f'layers.{i}.blocks.')
+            }))
+        num_heads.append(sd[f'layers.{i}.blocks.0.attn.'
+                            'relative_position_bias_table'].shape[1])
+        i += 1
+    arch = dict(
+        embed_dims=proj.shape[0], depths=depths, num_heads=num_heads)
+    zoo = SwinTransformer.arch_zoo
+    name = next((n for n in ('tiny', 'small', 'base', 'large')
+                 if {k: zoo[n][k] for k in arch} == arch), None)
+    window = (math.isqrt(table.shape[0]) + 1) // 2
+    img_size = 224
+    mask = sd.get('layers.0.blocks.1.attn_mask')
+    if mask is not None:
+        img_size = math.isqrt(mask.shape[0]) * window * proj.shape[-1]
+    return dict(
+        arch=name or arch,
+        patch_size=proj.shape[-1],
+        window_size=window,
+        img_size=img_size,
+        out_indices=(len(depths) - 1, ),
+        num_classes=num_classes)
