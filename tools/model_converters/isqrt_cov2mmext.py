@@ -1,9 +1,14 @@
-"""Convert the iSQRT-COV authors' released checkpoints to mmext.
+"""Convert the iSQRT-COV and GCP authors' released checkpoints to mmext.
 
 jiangtaoxie/fast-MPN-COV releases ``mpncovresnet50-15991845.pth`` and
 ``mpncovresnet101-ade9737a.pth`` (plain state dicts of ``MPNCOVResNet``);
 checkpoints saved by its ``main.py`` hold ``{'state_dict': ...}`` with
-DataParallel's ``module.`` prefix. Both are accepted. The result loads into
+DataParallel's ``module.`` prefix. Both are accepted. ZhangLi-CS/
+GCP_Optimization's ResNet GCP models (``ResNet_MPNCOV`` and
+``ResNet_MPNCOV_128``, ResNet-18/34/50/101) use the same key names
+(``layer_reduce``, ``layer_reduce_bn``, ``fc``) and convert the same way;
+their MobileNetV2/ShuffleNetV2 models have other layouts and are not
+supported. The result loads into
 the ``ImageClassifier`` of ``configs/isqrt_cov/`` (ResNet with
 ``strides=(1, 2, 2, 1)``, ``ISQRTCOVNeck``, ``LinearClsHead``); the key
 mapping is ``convert_mpncov_resnet`` in ``mmext/models/necks/isqrt_cov.py``.
@@ -35,14 +40,26 @@ def convert(src: str, dst: str) -> dict:
         new_state_dict = convert_mpncov_resnet(state_dict)
     except KeyError as e:
         raise KeyError(f'{src}: {e.args[0]}') from e
-    # Bottleneck ResNets: count the blocks of stage 3 (6 -> R50, 23 -> R101).
+    for key, src_key in (('neck.reduce.conv.weight', 'layer_reduce.weight'),
+                         ('head.fc.weight', 'fc.weight')):
+        if key not in new_state_dict:
+            raise KeyError(f'{src}: no {src_key!r}; not a complete '
+                           'MPNCOVResNet checkpoint')
+    # The depth from the block type and the number of blocks in stage 3
+    # (GCP_Optimization also releases BasicBlock ResNet-18/34).
     blocks = {k.split('.')[2] for k in new_state_dict
               if k.startswith('backbone.layer3.')}
-    depth = {6: 50, 23: 101, 36: 152}.get(len(blocks))
+    bottleneck = any('.conv3.' in k for k in new_state_dict)
+    depths = {6: 50, 23: 101, 36: 152} if bottleneck else {2: 18, 6: 34}
+    depth = depths.get(len(blocks))
     meta = dict(
         source=osp.basename(src),
         converter='tools/model_converters/isqrt_cov2mmext.py',
         backbone=dict(type='ResNet', depth=depth, strides=(1, 2, 2, 1)),
+        neck=dict(
+            type='ISQRTCOVNeck',
+            reduced_channels=int(
+                new_state_dict['neck.reduce.conv.weight'].shape[0])),
         num_classes=int(new_state_dict['head.fc.weight'].shape[0]))
     save_checkpoint({'state_dict': new_state_dict, 'meta': meta}, dst)
     return meta
@@ -50,7 +67,8 @@ def convert(src: str, dst: str) -> dict:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = src_dst_parser(
-        'Convert an iSQRT-COV (jiangtaoxie/fast-MPN-COV) MPNCOVResNet '
+        'Convert an iSQRT-COV (jiangtaoxie/fast-MPN-COV) or GCP '
+        '(ZhangLi-CS/GCP_Optimization) ResNet '
         'checkpoint to an mmpretrain ImageClassifier checkpoint for mmext.',
         "the authors' checkpoint (.pth)")
 

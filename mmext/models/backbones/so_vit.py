@@ -11,10 +11,12 @@ classifier (:class:`mmext.models.heads.SoViTHead`) uses both the class token
 and the visual tokens.
 """
 import math
-from typing import Dict, List, Sequence, Tuple, Union
+from functools import partial
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
@@ -116,6 +118,13 @@ class SoViT(BaseBackbone):
             attention projection and the FFN. Defaults to 0.
         drop_path_rate (float): Stochastic depth, linear over the blocks.
         qkv_bias (bool): Bias of the qkv projection. Defaults to False.
+        qk_scale (float, optional): Scale of the attention logits
+            ``q k^T``. None (default) is ``head_dims ** -0.5``, as the paper,
+            timm and the authors' training and ``--eval_checkpoint`` code.
+            The authors' ``pretrained=True`` factories would set
+            ``embed_dims ** -0.5`` (a T2T-ViT pattern; the branch cannot run
+            at c2d076e, see ``configs/so_vit/README.md``); set it here for
+            weights trained with that scale.
         norm_cfg (dict): Norm of the blocks and the final norm (the authors'
             ``nn.LayerNorm``, eps 1e-5).
         stem_norm_cfg (dict): Norm inside the stem's bottlenecks.
@@ -149,6 +158,7 @@ class SoViT(BaseBackbone):
                  drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  qkv_bias: bool = False,
+                 qk_scale: Optional[float] = None,
                  norm_cfg: Dict = dict(type='LN', eps=1e-5),
                  stem_norm_cfg: Dict = dict(
                      type='BN', eps=1e-3, momentum=0.01),
@@ -208,6 +218,15 @@ class SoViT(BaseBackbone):
                 qkv_bias=qkv_bias,
                 norm_cfg=norm_cfg) for i in range(self.num_layers)
         ])
+        if qk_scale is not None:
+            if qk_scale <= 0:
+                raise ValueError(f'qk_scale must be positive, got {qk_scale}')
+            # mmpretrain's MultiheadAttention accepts qk_scale but always
+            # uses head_dims ** -0.5, and TransformerEncoderLayer does not
+            # pass it on; set the scale of the fused kernel directly.
+            for layer in self.layers:
+                layer.attn.scaled_dot_product_attention = partial(
+                    F.scaled_dot_product_attention, scale=qk_scale)
         self.final_norm = final_norm
         if final_norm:
             self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)[1]
@@ -268,3 +287,70 @@ class SoViT(BaseBackbone):
         super().train(mode)
         self._freeze_stages()
         return self
+
+
+# The authors' So_ViT key prefixes (c2d076e) -> mmext ImageClassifier keys,
+# matched in order; the first match wins.
+_SO_VIT_KEY_MAP = (
+    ('visual_tokens.tokens.stem.0.', 'backbone.tokens.conv.'),
+    ('visual_tokens.tokens.stage.', 'backbone.tokens.blocks.'),
+    ('visual_tokens.tokens.transition.', 'backbone.tokens.transition.'),
+    ('cls_token', 'backbone.cls_token'),
+    ('pos_embed', 'backbone.pos_embed'),
+    ('norm.', 'backbone.ln1.'),
+    ('classifier.representation.conv_dr_block.0.0.', 'head.branch1.conv.'),
+    ('classifier.representation.conv_dr_block.0.1.', 'head.branch1.bn.'),
+    ('classifier.representation.conv_dr_block.1.0.', 'head.branch2.conv.'),
+    ('classifier.representation.conv_dr_block.1.1.', 'head.branch2.bn.'),
+    ('classifier.normalization.weight', 'head.sv_vector'),
+    ('classifier.cls_fc.', 'head.fc_cls.'),
+    ('classifier.visual_fc.', 'head.fc_vis.'),
+)
+# Inside ``blocks.<i>.``: the authors' ViTBlock -> TransformerEncoderLayer.
+_SO_VIT_BLOCK_MAP = (
+    ('norm1.', 'ln1.'),
+    ('attn.qkv.', 'attn.qkv.'),
+    ('attn.proj.', 'attn.proj.'),
+    ('norm2.', 'ln2.'),
+    ('mlp.fc1.', 'ffn.layers.0.0.'),
+    ('mlp.fc2.', 'ffn.layers.1.'),
+)
+
+
+def _replace_prefix(key: str, table: Sequence[Tuple[str, str]]) -> str:
+    for src, dst in table:
+        if key.startswith(src):
+            return dst + key[len(src):]
+    raise KeyError(key)
+
+
+def convert_so_vit(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Map the authors' ``So_ViT`` keys (jiangtaoxie/So-ViT c2d076e, the
+    ``'ResNet'`` visual tokens and the second-order ``Classifier``) to an
+    mmpretrain ``ImageClassifier`` with :class:`SoViT` and
+    :class:`mmext.models.heads.SoViTHead`.
+
+    The authors' svPN flattens its ``(C1, C2)`` output row-major, as
+    ``SoViTHead`` does, so ``visual_fc`` needs no permutation.
+    DataParallel's ``module.`` prefix is dropped.
+
+    Raises:
+        KeyError: a key that belongs to no part of the model.
+    """
+    out = {}
+    for key, value in state_dict.items():
+        if key.startswith('module.'):
+            key = key[len('module.'):]
+        try:
+            if key.startswith('blocks.'):
+                _, index, rest = key.split('.', 2)
+                new = f'backbone.layers.{index}.' + _replace_prefix(
+                    rest, _SO_VIT_BLOCK_MAP)
+            else:
+                new = _replace_prefix(key, _SO_VIT_KEY_MAP)
+        except (KeyError, ValueError):
+            raise KeyError(f'unexpected key {key!r} in a So_ViT checkpoint '
+                           "(only the authors' 'ResNet' visual tokens and "
+                           'second-order classifier are supported)') from None
+        out[new] = value
+    return out

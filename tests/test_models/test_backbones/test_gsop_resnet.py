@@ -1,35 +1,45 @@
-"""GSoP-ResNet: the authors' parameter counts, placement and shapes."""
+"""GSoP-ResNet: the authors' parameter counts (built from the configs),
+placement and shapes."""
+import os.path as osp
+
 import pytest
 import torch
+from mmengine.config import Config
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 
 import mmext  # noqa: F401
 from mmext.models.backbones import GSoPResNet
 from mmext.models.plugins import GSoPChannelBlock, GSoPPositionBlock
 
-
-def _net(depth: int, version: int) -> dict:
-    if version == 1:
-        return dict(
-            type='ImageClassifier',
-            backbone=dict(type='GSoPResNet', depth=depth,
-                          strides=(1, 2, 2, 1)),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=1000,
-                      in_channels=2048))
-    return dict(
-        type='ImageClassifier',
-        backbone=dict(type='GSoPResNet', depth=depth, strides=(1, 2, 2, 1),
-                      gsop_stages=(True, True, True, False)),
-        neck=dict(type='ISQRTCOVNeck', num_iter=3),
-        head=dict(type='LinearClsHead', num_classes=1000, in_channels=32896))
+CONFIGS = osp.join(
+    osp.dirname(__file__), '..', '..', '..', 'configs', 'gsop')
 
 
-@pytest.mark.parametrize('depth,version,params', [
-    (50, 1, 28_285_224), (50, 2, 58_278_568), (101, 1, 47_277_352),
-    (101, 2, 77_270_696)])
-def test_param_count_matches_authors(depth, version, params):
-    model = PRETRAIN_MODELS.build(_net(depth, version))
+def _position_net1_resnet50_params() -> int:
+    """ResNet-50 (torchvision's 25,557,032) plus one position block per
+    stage, counted from the authors' layer shapes (d = 128, 8 x 8 grid):
+    conv C -> d with bias, BN(d), BN(64), row-wise Conv2d(64, 256, (64, 1),
+    groups=64) with bias, Conv2d(256, 64, 1) with bias."""
+    d, hw = 128, 64
+
+    def block(c: int) -> int:
+        return (c * d + d) + 2 * d + 2 * hw + (4 * hw * hw + 4 * hw) + (
+            4 * hw * hw + hw)
+
+    return 25_557_032 + sum(block(c) for c in (256, 512, 1024, 2048))
+
+
+@pytest.mark.parametrize('config,params', [
+    ('gsop-net1_resnet50_8xb48_95e_in1k.py', 28_285_224),
+    ('gsop-net2_resnet50_8xb48_65e_in1k.py', 58_278_568),
+    ('gsop-net1_resnet101_8xb48_95e_in1k.py', 47_277_352),
+    ('gsop-net2_resnet101_8xb48_65e_in1k.py', 77_270_696),
+    ('gsop-net1-position_resnet50_8xb48_95e_in1k.py',
+     _position_net1_resnet50_params()),
+])
+def test_param_count_matches_authors(config, params):
+    cfg = Config.fromfile(osp.join(CONFIGS, config))
+    model = PRETRAIN_MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) == params
 
 

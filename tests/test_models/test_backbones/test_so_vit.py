@@ -79,3 +79,9 @@ def test_head_forward_backward_and_freeze():
 def test_invalid_arch():
     with pytest.raises(AssertionError):
         SoViT(arch='12')
+
+
+def test_invalid_qk_scale():
+    with pytest.raises(ValueError, match='qk_scale'):
+        SoViT(arch={'embed_dims': 32, 'num_layers': 1, 'num_heads': 2,
+                    'mlp_ratio': 2.}, qk_scale=0.)

@@ -75,20 +75,27 @@ def test_pooling_is_converged_square_root():
 
 
 class AuthorsMPNCOVResNet(torch.nn.Module):
-    """The authors' MPNCOVResNet layout (torchvision ResNet-50, layer4 at
-    stride 1, layer_reduce(_bn), fc), with iSQRT-COV written out here."""
+    """The authors' MPNCOVResNet layout (fast-MPN-COV; GCP_Optimization's
+    ResNet_MPNCOV / ResNet_MPNCOV_128 use the same names): a torchvision
+    ResNet with layer4 at stride 1, layer_reduce(_bn), fc, with iSQRT-COV
+    written out here."""
 
-    def __init__(self):
+    def __init__(self, arch: str = 'resnet50', reduced: int = 256):
         super().__init__()
-        net = tv_resnet.resnet50()
-        net.layer4[0].conv2.stride = (1, 1)
-        net.layer4[0].downsample[0].stride = (1, 1)
+        net = getattr(tv_resnet, arch)()
+        first = net.layer4[0]
+        # the stride sits in conv2 (Bottleneck) or conv1 (BasicBlock)
+        (first.conv2 if hasattr(first, 'conv3') else first.conv1).stride = \
+            (1, 1)
+        first.downsample[0].stride = (1, 1)
         for name in ('conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2',
                      'layer3', 'layer4'):
             setattr(self, name, getattr(net, name))
-        self.layer_reduce = torch.nn.Conv2d(2048, 256, 1, bias=False)
-        self.layer_reduce_bn = torch.nn.BatchNorm2d(256)
-        self.fc = torch.nn.Linear(32896, 1000)
+        self.reduced = reduced
+        self.layer_reduce = torch.nn.Conv2d(
+            net.fc.in_features, reduced, 1, bias=False)
+        self.layer_reduce_bn = torch.nn.BatchNorm2d(reduced)
+        self.fc = torch.nn.Linear(reduced * (reduced + 1) // 2, 1000)
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -98,35 +105,50 @@ class AuthorsMPNCOVResNet(torch.nn.Module):
         a = xc @ xc.transpose(1, 2) / x.size(2)
         tr = a.diagonal(dim1=1, dim2=2).sum(-1).view(-1, 1, 1)
         a = a / tr
-        eye = torch.eye(256)
+        eye = torch.eye(self.reduced)
         z = 0.5 * (3 * eye - a)
         y = a @ z
         for _ in range(3):
             t = 0.5 * (3 * eye - z @ y)
             y, z = y @ t, t @ z
         y = y @ (0.5 * (3 * eye - z @ y)) * tr.sqrt()
-        rows, cols = torch.triu_indices(256, 256)
+        rows, cols = torch.triu_indices(self.reduced, self.reduced)
         return self.fc(y[:, rows, cols])
 
 
-def test_converter_reproduces_authors_model(tmp_path):
+@pytest.mark.parametrize('arch,reduced,depth', [('resnet50', 256, 50),
+                                                 ('resnet18', 128, 18)])
+def test_converter_reproduces_authors_model(tmp_path, arch, reduced, depth):
+    """iSQRT-COV ResNet-50 and a GCP ResNet-18 with the 128-d head."""
     torch.manual_seed(0)
-    authors = AuthorsMPNCOVResNet().eval()
+    authors = AuthorsMPNCOVResNet(arch, reduced).eval()
     for m in authors.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.1, 0.1)
             m.running_var.uniform_(0.5, 1.5)
-    src = tmp_path / 'mpncovresnet50.pth'
+    src = tmp_path / f'mpncov{arch}.pth'
     torch.save({'state_dict': {'module.' + k: v for k, v in
                                authors.state_dict().items()}}, str(src))
     meta = converter.convert(str(src), str(tmp_path / 'out.pth'))
-    assert meta['backbone']['depth'] == 50 and meta['num_classes'] == 1000
-    model = PRETRAIN_MODELS.build(_classifier(50)).eval()
+    assert meta['backbone']['depth'] == depth and meta['num_classes'] == 1000
+    assert meta['neck']['reduced_channels'] == reduced
+    cfg = _classifier(depth)
+    cfg['neck'].update(in_channels=authors.layer_reduce.in_channels,
+                       reduced_channels=reduced)
+    cfg['head']['in_channels'] = reduced * (reduced + 1) // 2
+    model = PRETRAIN_MODELS.build(cfg).eval()
     ckpt = torch.load(str(tmp_path / 'out.pth'), map_location='cpu')
     model.load_state_dict(ckpt['state_dict'], strict=True)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model(x, mode='tensor'), authors(x),
                                    rtol=1e-4, atol=1e-4)
+
+
+def test_converter_errors(tmp_path):
     with pytest.raises(KeyError, match='unexpected key'):
         convert_mpncov_resnet({'classifier.weight': torch.zeros(1)})
+    src = tmp_path / 'no_head.pth'
+    torch.save({'conv1.weight': torch.zeros(64, 3, 7, 7)}, str(src))
+    with pytest.raises(KeyError, match="no 'layer_reduce.weight'"):
+        converter.convert(str(src), str(tmp_path / 'out.pth'))

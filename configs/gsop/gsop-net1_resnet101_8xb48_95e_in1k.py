@@ -1,0 +1,5 @@
+# GSoP-Net1 ResNet-101 on ImageNet-1k: the ResNet-50 recipe with a deeper
+# backbone (the authors' main.py --arch resnet101).
+_base_ = ['./gsop-net1_resnet50_8xb48_95e_in1k.py']
+
+model = dict(backbone=dict(depth=101))
