@@ -24,8 +24,8 @@ _DATA_PREFIX = 'data/'
 #: the smoke copies without that check.
 _SMOKE_DATASET_TYPES = {'CIFAR100': 'SmokeCIFAR100'}
 #: Model keys naming optional files (checkpoints, precomputed matrices) that
-#: do not exist in smoke runs; set to None.
-_OPTIONAL_FILE_KEYS = ('teacher_ckpt', 'cost_matrix_file')
+#: do not exist in smoke runs; set to None (a path or a list of paths).
+_OPTIONAL_FILE_KEYS = ('teacher_ckpt', 'cost_matrix_file', 'teacher_ckpts')
 
 
 def _reroot(value: Any, data_dir: str) -> Any:
@@ -86,7 +86,10 @@ def _drop_pretrained(node: Any) -> None:
         if isinstance(node.get('pretrained'), str):
             node.pop('pretrained')
         for key in _OPTIONAL_FILE_KEYS:
-            if isinstance(node.get(key), str):
+            value = node.get(key)
+            if isinstance(value, str) or (
+                    isinstance(value, (list, tuple)) and value
+                    and all(isinstance(v, str) for v in value)):
                 node[key] = None
         for v in node.values():
             _drop_pretrained(v)

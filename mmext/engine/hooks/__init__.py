@@ -1,3 +1,4 @@
 from .gcp_landscape_hook import GCPLandscapeHook
+from .snapshot_hook import SnapshotHook
 
-__all__ = ['GCPLandscapeHook']
+__all__ = ['GCPLandscapeHook', 'SnapshotHook']
