@@ -4,6 +4,9 @@
 // vectorization (Kernels::triu_pack, Kernels::triu_unpack); everything else
 // (batched products, elementwise updates) is ATen and runs on either device.
 //
+// Each device supplies the large buffers too (Kernels::workspace: a reused
+// pool on CPU, the caching allocator on CUDA).
+//
 // Memory: the M x M centring matrix of the paper is never formed
 // (Sigma = (X - mu)(X - mu)^T / M, dX = Gs X - (Gs mu) 1^T); every product
 // of the forward is written once into a preallocated cache (K, B, C, C),
@@ -63,10 +66,11 @@ inline std::tuple<at::Tensor, at::Tensor> cov_pool_forward(
   return {sigma, mu};
 }
 
-inline at::Tensor cov_pool_backward(const at::Tensor& grad,
-                                    const at::Tensor& x,
-                                    const at::Tensor& mu) {
-  auto gs = at::add(grad, bT(grad)).div_(x.size(2));
+template <typename Kernels>
+at::Tensor cov_pool_backward(const at::Tensor& grad, const at::Tensor& x,
+                             const at::Tensor& mu) {
+  auto gs = Kernels::workspace(grad.sizes(), grad.options());
+  at::add_out(gs, grad, bT(grad)).div_(x.size(2));
   return at::bmm(gs, x).sub_(at::bmm(gs, mu.unsqueeze(2)));
 }
 
@@ -93,8 +97,10 @@ inline at::Tensor sqrtm_fill_cache(at::Tensor& cache, int64_t num_iter,
   auto y = n > 0 ? cache[2] : cache[1];
   at::bmm_out(y, a, z);
   for (int64_t k = 1; k <= n; ++k) {
+    // T_k = 1.5 I - Z Y / 2: the product scaled in the GEMM (beta = 0, the
+    // slot's old content is not read), then only the diagonal is touched.
     auto tk = cache[1 + 2 * n + k];
-    at::baddbmm_out(tk, eye15, z, y, 1.0, -0.5);
+    at::baddbmm_out(tk, tk, z, y, 0.0, -0.5).diagonal(0, 1, 2).add_(1.5);
     auto y_next = k < n ? cache[2 + k] : cache[1];
     at::bmm_out(y_next, y, tk);
     if (k < n) {
@@ -110,14 +116,17 @@ inline at::Tensor sqrtm_fill_cache(at::Tensor& cache, int64_t num_iter,
 // dL/dS from p = dL/dY_final = sqrt(t) dL/dOut. Every product writes into
 // one of four work buffers (in-place baddbmm_ accumulates, nothing is
 // copied); the result is one of them.
-inline at::Tensor sqrtm_backward_impl(const at::Tensor& p,
+template <typename Kernels>
+at::Tensor sqrtm_backward_impl(const at::Tensor& p,
                                       const at::Tensor& cache,
                                       const at::Tensor& t, int64_t num_iter,
                                       double eps) {
   const int64_t b = p.size(0), c = p.size(1), n = num_iter - 1;
   auto a = cache[0], y_final = cache[1];
   auto g_t = batched_dot(p, y_final).div_(t * 2);
-  auto w0 = at::empty_like(p), w1 = at::empty_like(p), w2 = at::empty_like(p);
+  auto w0 = Kernels::workspace(p.sizes(), p.options()),
+       w1 = Kernels::workspace(p.sizes(), p.options()),
+       w2 = Kernels::workspace(p.sizes(), p.options());
   // free0 is a buffer no live gradient occupies when the loop ends.
   at::Tensor g_y, g_z, z0, free0 = w0;
   if (n == 0) {
@@ -131,7 +140,7 @@ inline at::Tensor sqrtm_backward_impl(const at::Tensor& p,
     // Y_f = Y T, T = (3I - Z Y) / 2.
     auto ytp = at::bmm_out(w0, bT(y), p);
     g_y = at::bmm_out(w1, p, bT(tk)).baddbmm_(bT(z), ytp, 1.0, -0.5);
-    g_z = at::bmm_out(w2, ytp, bT(y)).mul_(-0.5);
+    g_z = at::baddbmm_out(w2, w2, ytp, bT(y), 0.0, -0.5);
     at::Tensor free1 = p;
     for (int64_t k = n - 1; k >= 1; --k) {
       y = cache[1 + k];
@@ -169,7 +178,8 @@ struct Ops {
 
   static at::Tensor cov_pool_bwd(const at::Tensor& grad, const at::Tensor& x,
                                  const at::Tensor& mu) {
-    return cov_pool_backward(grad.contiguous(), x.contiguous(), mu);
+    return cov_pool_backward<Kernels>(grad.contiguous(), x.contiguous(),
+                                      mu);
   }
 
   static std::tuple<at::Tensor, at::Tensor, at::Tensor> sqrtm_fwd(
@@ -178,9 +188,8 @@ struct Ops {
     check_num_iter(num_iter);
     auto s = s_in.contiguous();
     check_finite(s, "newton_schulz_sqrt", "s");
-    auto cache = at::empty({cache_size(num_iter), s.size(0), s.size(1),
-                            s.size(2)},
-                           s.options());
+    auto cache = Kernels::workspace(
+        {cache_size(num_iter), s.size(0), s.size(1), s.size(2)}, s.options());
     cache[0].copy_(s);
     auto t = sqrtm_fill_cache(cache, num_iter, eps);
     auto y = cache[1] * t.sqrt().view({s.size(0), 1, 1});
@@ -191,7 +200,7 @@ struct Ops {
                               const at::Tensor& t, int64_t num_iter,
                               double eps) {
     auto p = grad * t.sqrt().view({grad.size(0), 1, 1});
-    return sqrtm_backward_impl(p, cache, t, num_iter, eps);
+    return sqrtm_backward_impl<Kernels>(p, cache, t, num_iter, eps);
   }
 
   static at::Tensor triu_fwd(const at::Tensor& m) {
@@ -211,10 +220,11 @@ struct Ops {
     auto x = x_in.contiguous();
     const int64_t c = x.size(1);
     auto mu = x.mean({2});
-    auto cache = at::empty({cache_size(num_iter), x.size(0), c, c},
-                           x.options());
+    auto cache = Kernels::workspace({cache_size(num_iter), x.size(0), c, c},
+                                    x.options());
     {
-      auto xc = x - mu.unsqueeze(2);
+      auto xc = Kernels::workspace(x.sizes(), x.options());
+      at::sub_out(xc, x, mu.unsqueeze(2));
       auto sigma = cache[0];
       at::bmm_out(sigma, xc, bT(xc)).div_(x.size(2));
     }
@@ -233,8 +243,8 @@ struct Ops {
     auto scale = t.sqrt();
     auto p = triu ? Kernels::triu_unpack(grad.contiguous(), x.size(1), scale)
                   : grad * scale.view({x.size(0), 1, 1});
-    auto g_sigma = sqrtm_backward_impl(p, cache, t, num_iter, eps);
-    return cov_pool_backward(g_sigma, x.contiguous(), mu);
+    auto g_sigma = sqrtm_backward_impl<Kernels>(p, cache, t, num_iter, eps);
+    return cov_pool_backward<Kernels>(g_sigma, x.contiguous(), mu);
   }
 };
 

@@ -5,6 +5,7 @@
 #include <torch/extension.h>
 
 #include "../../common/cov_sqrt_common.h"
+#include "cpu_workspace.h"
 
 namespace mmext {
 namespace {
@@ -15,6 +16,11 @@ inline int64_t row_offset(int64_t i, int64_t c) {
 }
 
 struct CPUKernels {
+  static at::Tensor workspace(at::IntArrayRef sizes,
+                              const at::TensorOptions& options) {
+    return cpu_workspace(sizes, options);
+  }
+
   // (B, C, C) -> (B, C (C + 1) / 2), times scale[b] when scale is defined.
   static at::Tensor triu_pack(const at::Tensor& m, const at::Tensor& scale) {
     const int64_t b = m.size(0), c = m.size(1), d = c * (c + 1) / 2;
@@ -45,7 +51,7 @@ struct CPUKernels {
     TORCH_CHECK_VALUE(v.dim() == 2 && v.size(1) == d,
                       "triu_vec backward: expected grad of shape (B, ", d,
                       "), but got ", v.sizes());
-    auto out = at::empty({b, c, c}, v.options());
+    auto out = workspace({b, c, c}, v.options());
     auto s = scale.defined() ? scale.contiguous() : scale;
     AT_DISPATCH_FLOATING_TYPES_AND2(
         at::kHalf, at::kBFloat16, v.scalar_type(), "triu_unpack_cpu", [&] {

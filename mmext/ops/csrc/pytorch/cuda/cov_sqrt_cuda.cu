@@ -52,6 +52,11 @@ __global__ void triu_unpack_kernel(const scalar_t* __restrict__ src,
 }
 
 struct CUDAKernels {
+  static at::Tensor workspace(at::IntArrayRef sizes,
+                              const at::TensorOptions& options) {
+    return at::empty(sizes, options);
+  }
+
   static at::Tensor triu_pack(const at::Tensor& m, const at::Tensor& scale) {
     const c10::cuda::CUDAGuard guard(m.device());
     const int64_t b = m.size(0), c = m.size(1), d = c * (c + 1) / 2;
