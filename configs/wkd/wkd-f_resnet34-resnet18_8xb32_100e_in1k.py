@@ -5,10 +5,9 @@
 # diagonal covariance on a 4 x 4 grid of cells (SPATIAL_GRID 4), loss
 # 0.02 * (2 * mean term + covariance term), eps 1e-5, the weight
 # cosine-decayed over the whole run (COSINE_DECAY_EPOCH 0).
-# Projector: the authors' ImageNet default is a "bottleneck" (1x1 conv to
-# 256, 3x3 conv, 1x1 conv back, then BN + ReLU); mmext's connectors are
-# single conv modules, so this config uses their other projector, a 1x1
-# conv + BN + ReLU (see README.md).
+# Projector: the authors' ImageNet default (PROJECTOR bottleneck,
+# ConvRegBottleNeck): 1x1 conv to 256 channels, 3x3 conv, 1x1 conv to the
+# teacher's channels, then BN + ReLU.
 _base_ = ['../kd/kd_resnet34-resnet18_8xb32_100e_in1k.py']
 
 model = dict(
@@ -17,7 +16,8 @@ model = dict(
                    student=dict(feats='backbone'),
                    teacher=dict(feats='backbone')),
     connectors=dict(
-        proj=dict(type='ConvConnector', in_channels=512, out_channels=512)),
+        proj=dict(type='ConvBottleneckConnector', in_channels=512,
+                  out_channels=512)),
     distill_losses=dict(_delete_=True,
                         loss_wkd_f=dict(type='WKDFeatureLoss',
                                         loss_weight=0.02,

@@ -3,8 +3,9 @@
 # their cfg.py): the last-stage features of the student (7x7x1024) projected
 # to the teacher's (7x7x2048), Gaussians with diagonal covariance on a 4 x 4
 # grid, loss 0.005 * (2 * mean term + covariance term), eps 1e-5, the weight
-# cosine-decayed from epoch 30 (COSINE_DECAY_EPOCH 30). Projector: a 1x1
-# conv + BN + ReLU instead of the authors' bottleneck (see README.md).
+# cosine-decayed from epoch 30 (COSINE_DECAY_EPOCH 30). Projector: the
+# authors' default bottleneck (1x1 conv to 256, 3x3 conv, 1x1 conv to 2048,
+# then BN + ReLU).
 _base_ = ['../kd/kd_resnet50-mobilenetv1_8xb32_100e_in1k.py']
 
 model = dict(
@@ -13,7 +14,8 @@ model = dict(
                    student=dict(feats='backbone'),
                    teacher=dict(feats='backbone')),
     connectors=dict(
-        proj=dict(type='ConvConnector', in_channels=1024, out_channels=2048)),
+        proj=dict(type='ConvBottleneckConnector', in_channels=1024,
+                  out_channels=2048)),
     distill_losses=dict(_delete_=True,
                         loss_wkd_f=dict(type='WKDFeatureLoss',
                                         loss_weight=0.005,

@@ -4,15 +4,16 @@
 # Sinkhorn 0.05 x 10) plus WKD-F with weight 1.0 and mean/covariance ratio 2
 # on the projected last-stage features (HINT_LAYER 4, the last of their 5
 # feature maps), 4 x 4 grid; both weights cosine-decayed over the whole run.
-# Projector: a 1x1 conv + BN + ReLU instead of the authors' bottleneck (see
-# wkd-f_resnet34-resnet18_8xb32_100e_in1k.py and README.md).
+# Projector: the authors' bottleneck (see
+# wkd-f_resnet34-resnet18_8xb32_100e_in1k.py).
 _base_ = ['./wkd-l_resnet34-resnet18_8xb32_100e_in1k.py']
 
 model = dict(
     recorders=dict(student=dict(feats='backbone'),
                    teacher=dict(feats='backbone')),
     connectors=dict(
-        proj=dict(type='ConvConnector', in_channels=512, out_channels=512)),
+        proj=dict(type='ConvBottleneckConnector', in_channels=512,
+                  out_channels=512)),
     distill_losses=dict(loss_wkd_l=dict(gamma=10.0),
                         loss_wkd_f=dict(type='WKDFeatureLoss',
                                         loss_weight=1.0,

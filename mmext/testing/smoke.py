@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 from mmengine.config import Config
 
+from mmext.models.distillers import load_model_cfg
+
 #: Per task family: factor applied to resize/crop sizes in pipelines.
 _SIZE_FACTOR = {
     'mmpretrain': 32 / 224,
@@ -78,8 +80,14 @@ def _shrink_dataset(ds: dict, data_dir: str, factor: float,
 
 
 def _drop_pretrained(node: Any) -> None:
-    """Remove pretrained-weight loading (no weights exist in smoke runs)."""
+    """Remove pretrained-weight loading (no weights exist in smoke runs),
+    also inside models referenced by ``cfg_path`` (distiller teachers),
+    which are inlined first."""
     if isinstance(node, dict):
+        if isinstance(node.get('cfg_path'), str):
+            inline = load_model_cfg(node)
+            node.clear()
+            node.update(inline)
         if isinstance(node.get('init_cfg'), dict) and \
                 node['init_cfg'].get('type') == 'Pretrained':
             node['init_cfg'] = None

@@ -25,9 +25,10 @@ GT_LABEL = 'gt_label'
 STUDENT = 'student'
 
 
-def build_model_from_cfg(cfg: dict) -> nn.Module:
-    """Build a model from ``dict(cfg_path=...)`` (the ``model`` of that
-    config file, ``pkg::path`` allowed) or an inline model config."""
+def load_model_cfg(cfg: dict) -> dict:
+    """The inline model config of ``dict(cfg_path=...)`` (the ``model`` of
+    that config file, ``pkg::path`` allowed; other keys override the
+    file's), or a copy of an inline ``cfg``."""
     cfg = copy.deepcopy(dict(cfg))
     cfg_path = cfg.pop('cfg_path', None)
     if cfg_path is not None:
@@ -40,7 +41,13 @@ def build_model_from_cfg(cfg: dict) -> nn.Module:
             else dict(model_cfg)
         model_cfg.update(cfg)  # inline keys override the file's
         cfg = model_cfg
-    return MODELS.build(cfg)
+    return cfg
+
+
+def build_model_from_cfg(cfg: dict) -> nn.Module:
+    """Build a model from ``dict(cfg_path=...)`` (the ``model`` of that
+    config file, ``pkg::path`` allowed) or an inline model config."""
+    return MODELS.build(load_model_cfg(cfg))
 
 
 def extract_student_state_dict(
@@ -164,6 +171,11 @@ class KDDistiller(BaseModel):
                 raise KeyError(f'loss_inputs {where}: unknown connector '
                                f'{src.get("connector")!r}; connectors are '
                                f'{sorted(self.connectors)}')
+            if not isinstance(src.get('source'), str):
+                raise ValueError(
+                    f'loss_inputs {where}: "source" must be a string '
+                    '"<owner>.<record>" (one connector per input), got '
+                    f'{src.get("source")!r}')
             src = src['source']
         if src == GT_LABEL:
             return
@@ -203,12 +215,7 @@ class KDDistiller(BaseModel):
         finally:
             if student_rec is not None:
                 student_rec.stop()
-        for name, teacher in self.teachers.items():
-            rec = self.recorders.get(name)
-            if rec is None:
-                continue
-            with torch.no_grad(), rec:
-                teacher(inputs, data_samples, mode='tensor')
+        self._forward_teachers(inputs, data_samples)
 
         for loss_name, loss_fn in self.distill_losses.items():
             if loss_name in losses:
@@ -220,6 +227,18 @@ class KDDistiller(BaseModel):
             }
             losses[loss_name] = loss_fn(**kwargs)
         return losses
+
+    def _forward_teachers(self, inputs: torch.Tensor,
+                          data_samples: Optional[List[Any]]) -> None:
+        """Run every recorded teacher (``tensor`` mode, ``no_grad``) so that
+        its recorders capture the batch; subclasses change what a teacher
+        sees (e.g. the student's RoIs)."""
+        for name, teacher in self.teachers.items():
+            rec = self.recorders.get(name)
+            if rec is None:
+                continue
+            with torch.no_grad(), rec:
+                teacher(inputs, data_samples, mode='tensor')
 
     def _resolve(self, src: Union[str, dict], data_samples: Optional[list],
                  device: torch.device) -> Any:

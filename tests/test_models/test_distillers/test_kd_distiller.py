@@ -226,3 +226,18 @@ def test_needs_a_teacher():
     with pytest.raises(ValueError, match='at least one teacher'):
         KDDistiller(student=classifier(), teachers={}, recorders={},
                     distill_losses={}, loss_inputs={})
+
+
+@pytest.mark.parametrize('source', [
+    dict(source='student.feat', connector='proj'),  # nested connector dict
+    None,  # missing
+])
+def test_connector_source_must_be_a_string(source):
+    init_default_scope('mmpretrain')
+    cfg = distiller_cfg(None)
+    cfg['loss_inputs']['loss_feat']['pred'] = dict(connector='proj')
+    if source is not None:
+        cfg['loss_inputs']['loss_feat']['pred']['source'] = source
+    with pytest.warns(UserWarning), pytest.raises(
+            ValueError, match=r'loss_feat\.pred: "source" must be a string'):
+        MODELS.build(cfg)
