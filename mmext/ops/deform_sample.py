@@ -19,16 +19,19 @@ map's first value, so an inf/NaN stored there also turns such samples NaN.
 The compiled kernels (``torch.ops.mmext.deform_sample_forward`` /
 ``deform_sample_backward``, C++ with ``at::parallel_for`` and CUDA) compute
 the four corner offsets and weights of a point once and reuse them for all C
-channels (on x86-64 CPUs with AVX2 a vectorised copy of the forward is picked
-at run time); the CPU backward gives each map to one thread, so it writes the
+channels (on x86-64 CPUs with AVX2 the forward takes a copy picked at run
+time, for float32 written with AVX2 gathers, 8 points at a time); the CPU
+backward gives each map to one thread, so it writes the
 feature and position gradients without atomics or scratch copies, and it
 reads the incoming gradient through its strides. Benchmark
 (``tools/analysis_tools/benchmark_deform_sample.py``, 2-core CPU, fp32,
 fwd+bwd with a dense incoming gradient, batch 32, DAT-T shapes), op /
-``F.grid_sample``: stage-3 key/value sampling 36 / 52 ms, stage-4 16 / 36
-ms; bias-table sampling (4 channels at HW x Hk*Wk points) stage 3 330 / 281
-ms (the forward loses to ATen's AVX2 gather kernel there), stage 4 44 / 48
-ms; peak memory equal (the same saved tensors and gradients).
+``F.grid_sample``, one run: stage-3 key/value sampling 28.5 / 40.0 ms,
+stage-4 15.6 / 31.9 ms; bias-table sampling (4 channels at HW x Hk*Wk
+points) stage 3 182.6 / 182.6 ms, stage 4 39.8 / 39.6 ms; on the loaded
+machine, 15 interleaved op/reference pairs give median ratios 0.88-0.93
+(stage-3 bias table, four runs) and 0.84 (stage 4). Peak memory equal (the
+same saved tensors and gradients).
 
 Fusion: not done, because it does not pay off. Fusing the 1x1 key/value
 projections into the sampling can only save the sampled (N, C, Hk, Wk)

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.utils import LayerNorm2d
@@ -36,6 +37,26 @@ def reference_points(h: int, w: int, dtype: torch.dtype,
     xs = torch.linspace(0.5, w - 0.5, w, dtype=dtype, device=device)
     ref = torch.stack(torch.meshgrid(ys, xs, indexing='ij'), -1)
     return ref / ref.new_tensor([h, w]) * 2 - 1
+
+
+def resize_bias_table(table: Tensor, size: Tuple[int, int],
+                      name: str = 'table') -> Tensor:
+    """Bicubic resize of a bias table, (heads, h, w) -> (heads, *size).
+
+    The authors' ``load_pretrained`` for fine-tuning at 384: plain
+    ``F.interpolate(mode='bicubic')`` (``align_corners=False``) of the
+    window tables and of the deformable blocks' continuous tables. Computed
+    in float32 and returned in the table's dtype.
+    """
+    if tuple(table.shape[1:]) == tuple(size):
+        return table
+    MMLogger.get_current_instance().info(
+        f'resize {name} from {tuple(table.shape[1:])} to {tuple(size)} '
+        '(bicubic)')
+    out = F.interpolate(
+        table[None].float(), size=tuple(size), mode='bicubic',
+        align_corners=False)
+    return out[0].to(table.dtype)
 
 
 class WindowAttention(BaseModule):
@@ -97,6 +118,25 @@ class WindowAttention(BaseModule):
     def init_weights(self) -> None:
         super().init_weights()
         trunc_normal_(self.relative_position_bias_table, std=0.01)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Resize a loaded ``relative_position_bias_table`` of another window
+        size (e.g. 7 at 224 -> 12 at 384) by :func:`resize_bias_table`."""
+        key = prefix + 'relative_position_bias_table'
+        table = state_dict.get(key)
+        own = self.relative_position_bias_table
+        if table is not None and table.dim() == 2 and \
+                table.shape != own.shape and table.shape[1] == own.shape[1]:
+            side = math.isqrt(table.shape[0])
+            if side * side != table.shape[0]:
+                raise ValueError(f'{key}: expected (side**2, heads), got '
+                                 f'{tuple(table.shape)}')
+            grid = table.t().reshape(-1, side, side)
+            side = 2 * self.window_size - 1
+            state_dict[key] = resize_bias_table(grid, (side, side),
+                                                key).flatten(1).t()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _shift_mask(self, hp: int, wp: int, device: torch.device) -> Tensor:
         """(nW, ws*ws, ws*ws) mask: -100 between tokens that the roll brought
@@ -225,6 +265,19 @@ class DeformableAttention(BaseModule):
         super().init_weights()
         if self.rpe_table is not None:
             trunc_normal_(self.rpe_table, std=0.01)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Resize a loaded ``rpe_table`` sized for another input size (e.g.
+        27 x 27 at 224 -> 47 x 47 at 384 in stage 3) by
+        :func:`resize_bias_table`."""
+        key = prefix + 'rpe_table'
+        table = state_dict.get(key)
+        if self.rpe_table is not None and table is not None and \
+                table.dim() == 3 and table.shape[0] == self.num_heads:
+            state_dict[key] = resize_bias_table(
+                table, self.rpe_table.shape[1:], key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         B, C, H, W = x.shape
@@ -377,7 +430,9 @@ class DAT(BaseModule):
             relative position tables (``img_size / 4 / 2**i`` per stage).
             Other input sizes work too (windows are padded).
         window_size (int): Window side of ``'L'``/``'S'`` blocks (7 at 224,
-            12 for the authors' 384 fine-tuning).
+            12 for the authors' 384 fine-tuning). Loading a state dict with
+            tables of another ``img_size``/``window_size`` resizes them
+            bicubically, as the authors' 384 fine-tuning does.
         mlp_ratio (int): MLP expansion. Defaults to 4.
         drop_rate (float): Dropout after projections and in the MLPs.
         attn_drop_rate (float): Dropout on attention weights.

@@ -4,6 +4,7 @@ their code with their key names); here: parameter counts, shapes at odd
 sizes, window attention with padding against a slow loop, the deformable
 attention's offsets and gradients, freezing."""
 import math
+import os.path as osp
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from mmext.models.backbones import DAT
 from mmext.models.backbones.dat import (DeformableAttention, WindowAttention,
                                         reference_points)
 
+CONFIGS = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'dat')
 SMALL = dict(
     dims=(16, 32, 64, 128),
     depths=(2, 2, 2, 2),
@@ -224,3 +226,149 @@ def test_frozen_stages():
         assert not m.training
     assert all(p.requires_grad for p in model.stages[2].parameters())
     assert model.stages[2].training and model.norm2.training
+
+
+def authors_interp_window_table(value, window_size):
+    """The authors' ``load_pretrained`` for ``relative_position_bias_table``
+    (LeapLabTHU/DAT 566a593, models/dat.py), written out independently."""
+    n, c = value.shape
+    side = int(math.sqrt(n))
+    big = 2 * window_size - 1
+    grid = value.reshape(1, side, side, c).permute(0, 3, 1, 2)
+    out = torch.nn.functional.interpolate(grid, (big, big), mode='bicubic')
+    return out.reshape(c, big**2).permute(1, 0)
+
+
+def authors_interp_rpe_table(value, size):
+    return torch.nn.functional.interpolate(
+        value.unsqueeze(0), size, mode='bicubic').squeeze(0)
+
+
+def test_load_other_size_resizes_bias_tables():
+    torch.manual_seed(6)
+    small = DAT(SMALL, img_size=64, window_size=4)
+    big = DAT(SMALL, img_size=96, window_size=6)
+    with torch.no_grad():
+        for name, p in small.named_parameters():
+            p.normal_()
+    sd = small.state_dict()
+    assert big.load_state_dict(sd, strict=True)
+    got = big.state_dict()
+    for name, value in sd.items():
+        if name.endswith('relative_position_bias_table'):
+            assert value.shape == (49, SMALL['heads'][int(name[7])])
+            expected = authors_interp_window_table(value, 6)
+            assert got[name].shape == (121, value.shape[1])
+        elif name.endswith('rpe_table'):
+            stage = int(name[7])
+            side = 2 * (96 // 4 // 2**stage) - 1
+            expected = authors_interp_rpe_table(value, (side, side))
+            assert got[name].shape == (value.shape[0], side, side)
+        else:
+            expected = value
+        torch.testing.assert_close(got[name], expected, rtol=0, atol=1e-6)
+    # tables of the model's own size load unchanged
+    again = DAT(SMALL, img_size=64, window_size=4)
+    again.load_state_dict(sd, strict=True)
+    for name, value in again.state_dict().items():
+        assert torch.equal(value, sd[name]), name
+    # other head counts are still a size mismatch
+    bad = {k: v[:, :1] if k.endswith('relative_position_bias_table') else v
+           for k, v in sd.items()}
+    with pytest.raises(RuntimeError, match='relative_position_bias_table'):
+        big.load_state_dict(bad)
+
+
+def authors_table_params(arch, img_size, window_size):
+    """Sizes of the authors' window (``(2 ws - 1)^2 x heads``) and
+    deformable (``heads x (2 Hs - 1) x (2 Ws - 1)``, stages 3-4) bias
+    tables, from their configs/dat_base*.yaml values."""
+    total, fmap = 0, img_size // 4
+    for i, spec in enumerate(arch['stage_spec']):
+        for kind in spec:
+            if kind == 'D':
+                total += arch['heads'][i] * (2 * fmap - 1)**2
+            else:
+                total += (2 * window_size - 1)**2 * arch['heads'][i]
+        fmap //= 2
+    return total
+
+
+def test_dat_base_384_config_count_and_224_weights():
+    """configs/dat/dat_base_8xb24_30e_in1k-384px.py has the authors' DAT-B
+    384 count, and a DAT-B 224 state dict loads into it."""
+    from mmengine.config import Config
+    cfg384 = Config.fromfile(osp.join(CONFIGS, 'dat_base_8xb24_30e_in1k-'
+                                      '384px.py'))
+    assert cfg384.model.backbone.img_size == 384
+    assert cfg384.model.backbone.window_size == 12
+    assert cfg384.model.init_cfg.type == 'Pretrained'
+    base = DAT.arch_zoo['base']
+    authors_384 = 87_881_632 - authors_table_params(base, 224, 7) + \
+        authors_table_params(base, 384, 12)
+    assert authors_384 == 88_178_272
+    cfg384.model.init_cfg = None
+    model384 = PRETRAIN_MODELS.build(cfg384.model)
+    assert sum(p.numel() for p in model384.parameters()) == 88_178_272
+    # a 224 state dict: the 224 table shapes written out (window 7 ->
+    # 13 x 13 entries; deformable stages 3/4 at 14/7 -> 27 x 27, 13 x 13)
+    torch.manual_seed(7)
+    sd224 = {}
+    for key, value in model384.state_dict().items():
+        shape = value.shape
+        if key.endswith('relative_position_bias_table'):
+            shape = (13 * 13, shape[1])
+        elif key.endswith('rpe_table'):
+            side = 27 if key.startswith('backbone.stages.2.') else 13
+            shape = (shape[0], side, side)
+        sd224[key] = torch.randn(shape)
+    model384.load_state_dict(sd224, strict=True)
+    sd384 = model384.state_dict()
+    key = 'backbone.stages.2.blocks.0.attn.relative_position_bias_table'
+    torch.testing.assert_close(
+        sd384[key], authors_interp_window_table(sd224[key], 12), rtol=0,
+        atol=1e-6)
+    key = 'backbone.stages.3.blocks.1.attn.rpe_table'
+    assert sd224[key].shape == (32, 13, 13)
+    torch.testing.assert_close(
+        sd384[key], authors_interp_rpe_table(sd224[key], (23, 23)), rtol=0,
+        atol=1e-6)
+    for key in ('head.fc.weight', 'backbone.stages.2.blocks.1.attn.'
+                'conv_offset.0.weight'):
+        assert torch.equal(sd384[key], sd224[key])
+
+
+def test_pretrained_init_cfg_resizes_tables(tmp_path):
+    """The config route: ``init_cfg=dict(type='Pretrained')`` on the
+    classifier (mmengine's ``load_checkpoint``) goes through the hooks."""
+    from mmengine.runner import save_checkpoint
+
+    def classifier(img_size, window_size, init_cfg=None):
+        return PRETRAIN_MODELS.build(
+            dict(
+                type='ImageClassifier',
+                backbone=dict(
+                    type='DAT', arch=SMALL, img_size=img_size,
+                    window_size=window_size),
+                neck=dict(type='GlobalAveragePooling'),
+                head=dict(type='LinearClsHead', num_classes=5,
+                          in_channels=128),
+                init_cfg=init_cfg))
+
+    torch.manual_seed(8)
+    small = classifier(64, 4)
+    small.init_weights()
+    ckpt = str(tmp_path / 'small.pth')
+    save_checkpoint({'state_dict': small.state_dict()}, ckpt)
+    big = classifier(96, 6, dict(type='Pretrained', checkpoint=ckpt))
+    big.init_weights()
+    key = 'backbone.stages.2.blocks.1.attn.rpe_table'
+    torch.testing.assert_close(
+        big.state_dict()[key],
+        authors_interp_rpe_table(small.state_dict()[key], (11, 11)), rtol=0,
+        atol=1e-6)
+    key = 'backbone.stages.1.blocks.1.attn.relative_position_bias_table'
+    torch.testing.assert_close(
+        big.state_dict()[key],
+        authors_interp_window_table(small.state_dict()[key], 6), rtol=0,
+        atol=1e-6)

@@ -15,6 +15,11 @@
 #include <cmath>
 #include <algorithm>
 #include <limits>
+#include <type_traits>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace mmext {
 namespace {
@@ -66,8 +71,9 @@ constexpr int64_t kBlock = 256;
 // One block of the forward pass for one map: corner offsets and weights of
 // `len` points (pass 1), then for every channel a branch-free gather (pass
 // 2). Outside corners get offset 0 and weight 0, non-finite positions weight
-// NaN. Both passes are plain loops the compiler vectorises; MMEXT_AVX2 builds
-// a copy with AVX2/FMA (gather instructions) that is picked at run time.
+// NaN. MMEXT_AVX2 builds a copy for AVX2/FMA CPUs, picked at run time; for
+// float32 that is forward_block_avx2_f32 below, written with intrinsics
+// because GCC leaves these loops scalar (no gathers).
 #define MMEXT_FORWARD_BLOCK_BODY                                              \
   int32_t idx[4][kBlock];                                                     \
   acc_t wgt[4][kBlock];                                                       \
@@ -78,9 +84,13 @@ constexpr int64_t kBlock = 256;
     const acc_t iy = (acc_t(g[2 * j + 1]) + 1) * sy;                          \
     /* NaN and +-inf fail this test (inf - inf is NaN) */                     \
     const bool finite = (ix - ix == 0) & (iy - iy == 0);                     \
-    const acc_t xc = finite ? std::min(std::max(ix, acc_t(-2)), acc_t(W + 1)) \
+    /* clamps as ternaries: std::min/max are not inlined into the */          \
+    /* optimize("O3") clone and were called per point */                      \
+    const acc_t xl = ix > acc_t(-2) ? ix : acc_t(-2);                         \
+    const acc_t yl = iy > acc_t(-2) ? iy : acc_t(-2);                         \
+    const acc_t xc = finite ? (xl < acc_t(W + 1) ? xl : acc_t(W + 1))         \
                             : acc_t(0);                                       \
-    const acc_t yc = finite ? std::min(std::max(iy, acc_t(-2)), acc_t(H + 1)) \
+    const acc_t yc = finite ? (yl < acc_t(H + 1) ? yl : acc_t(H + 1))         \
                             : acc_t(0);                                       \
     int32_t x0 = static_cast<int32_t>(xc), y0 = static_cast<int32_t>(yc);     \
     x0 -= acc_t(x0) > xc;                                                     \
@@ -120,6 +130,108 @@ void forward_block(const scalar_t* g, const scalar_t* maps, scalar_t* o,
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define MMEXT_AVX2 1
+// float32 with AVX2 intrinsics, 8 points at a time, the same arithmetic as
+// MMEXT_FORWARD_BLOCK_BODY (GCC does not vectorise that loop's gathers). A
+// partial last group of 8 is computed from a zero-padded copy of its
+// positions and stored with a mask.
+__attribute__((target("avx2,fma"))) void forward_block_avx2_f32(
+    const float* g, const float* maps, float* o, int64_t len, int64_t C,
+    int64_t H, int64_t W, int64_t HW, int64_t P) {
+  alignas(32) int32_t idx[4][kBlock];
+  alignas(32) float wgt[4][kBlock];
+  const __m256 one = _mm256_set1_ps(1.f), zero = _mm256_setzero_ps();
+  const __m256 sx = _mm256_set1_ps(0.5f * float(W - 1));
+  const __m256 sy = _mm256_set1_ps(0.5f * float(H - 1));
+  const __m256 lo = _mm256_set1_ps(-2.f);
+  const __m256 hix = _mm256_set1_ps(float(W + 1));
+  const __m256 hiy = _mm256_set1_ps(float(H + 1));
+  const __m256 nan = _mm256_set1_ps(std::numeric_limits<float>::quiet_NaN());
+  const __m256i m1 = _mm256_set1_epi32(-1), m2 = _mm256_set1_epi32(-2);
+  const __m256i w32 = _mm256_set1_epi32(static_cast<int32_t>(W));
+  const __m256i h32 = _mm256_set1_epi32(static_cast<int32_t>(H));
+  const __m256i w1 = _mm256_set1_epi32(static_cast<int32_t>(W - 1));
+  const __m256i h1 = _mm256_set1_epi32(static_cast<int32_t>(H - 1));
+  const __m256i i1 = _mm256_set1_epi32(1);
+  for (int64_t j = 0; j < len; j += 8) {
+    alignas(32) float pad[16] = {};
+    const float* gj = g + 2 * j;
+    if (len - j < 8) {
+      std::copy(gj, gj + 2 * (len - j), pad);
+      gj = pad;
+    }
+    // (x, y) pairs -> 8 x and 8 y
+    const __m256 a = _mm256_loadu_ps(gj), b = _mm256_loadu_ps(gj + 8);
+    const __m256 gx = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    const __m256 gy = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+    const __m256 ix = _mm256_mul_ps(_mm256_add_ps(gx, one), sx);
+    const __m256 iy = _mm256_mul_ps(_mm256_add_ps(gy, one), sy);
+    // NaN and +-inf fail (inf - inf is NaN)
+    const __m256 finite = _mm256_and_ps(
+        _mm256_cmp_ps(_mm256_sub_ps(ix, ix), zero, _CMP_EQ_OQ),
+        _mm256_cmp_ps(_mm256_sub_ps(iy, iy), zero, _CMP_EQ_OQ));
+    const __m256 xc = _mm256_and_ps(
+        _mm256_min_ps(_mm256_max_ps(ix, lo), hix), finite);
+    const __m256 yc = _mm256_and_ps(
+        _mm256_min_ps(_mm256_max_ps(iy, lo), hiy), finite);
+    const __m256 xf = _mm256_floor_ps(xc), yf = _mm256_floor_ps(yc);
+    const __m256 tx = _mm256_sub_ps(xc, xf), ty = _mm256_sub_ps(yc, yf);
+    const __m256i x0 = _mm256_cvttps_epi32(xf), y0 = _mm256_cvttps_epi32(yf);
+    const __m256i vx0 = _mm256_and_si256(_mm256_cmpgt_epi32(x0, m1),
+                                         _mm256_cmpgt_epi32(w32, x0));
+    const __m256i vx1 = _mm256_and_si256(_mm256_cmpgt_epi32(x0, m2),
+                                         _mm256_cmpgt_epi32(w1, x0));
+    const __m256i vy0 = _mm256_and_si256(_mm256_cmpgt_epi32(y0, m1),
+                                         _mm256_cmpgt_epi32(h32, y0));
+    const __m256i vy1 = _mm256_and_si256(_mm256_cmpgt_epi32(y0, m2),
+                                         _mm256_cmpgt_epi32(h1, y0));
+    const __m256i base = _mm256_add_epi32(_mm256_mullo_epi32(y0, w32), x0);
+    const __m256i below = _mm256_add_epi32(base, w32);
+    const __m256i v[4] = {_mm256_and_si256(vy0, vx0),
+                          _mm256_and_si256(vy0, vx1),
+                          _mm256_and_si256(vy1, vx0),
+                          _mm256_and_si256(vy1, vx1)};
+    const __m256i corner[4] = {base, _mm256_add_epi32(base, i1), below,
+                               _mm256_add_epi32(below, i1)};
+    const __m256 ux = _mm256_sub_ps(one, tx), uy = _mm256_sub_ps(one, ty);
+    const __m256 w[4] = {_mm256_mul_ps(ux, uy), _mm256_mul_ps(tx, uy),
+                         _mm256_mul_ps(ux, ty), _mm256_mul_ps(tx, ty)};
+    const __m256 bad = _mm256_andnot_ps(finite, nan);
+    for (int k = 0; k < 4; ++k) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(idx[k] + j),
+                         _mm256_and_si256(v[k], corner[k]));
+      _mm256_store_ps(wgt[k] + j,
+                      _mm256_add_ps(_mm256_and_ps(_mm256_castsi256_ps(v[k]),
+                                                  w[k]),
+                                    bad));
+    }
+  }
+  const int64_t rest = len % 8;
+  const __m256i tail = _mm256_cmpgt_epi32(
+      _mm256_set1_epi32(static_cast<int32_t>(rest)),
+      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int64_t c = 0; c < C; ++c) {
+    const float* plane = maps + c * HW;
+    float* oc = o + c * P;
+    for (int64_t j = 0; j < len; j += 8) {
+      __m256 acc = zero;
+      for (int k = 0; k < 4; ++k) {
+        const __m256i ik =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(idx[k] + j));
+        acc = _mm256_add_ps(acc,
+                            _mm256_mul_ps(_mm256_load_ps(wgt[k] + j),
+                                          _mm256_i32gather_ps(plane, ik, 4)));
+      }
+      if (len - j >= 8) {
+        _mm256_storeu_ps(oc + j, acc);
+      } else {
+        _mm256_maskstore_ps(oc + j, tail, acc);
+      }
+    }
+  }
+}
+
 template <typename scalar_t>
 __attribute__((target("arch=haswell"), optimize("O3"))) void forward_block_avx2(
     const scalar_t* g, const scalar_t* maps, scalar_t* o, int64_t len,
@@ -143,7 +255,11 @@ void forward_kernel(const at::Tensor& input, const at::Tensor& grid,
   auto block = &forward_block<scalar_t>;
 #ifdef MMEXT_AVX2
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    block = &forward_block_avx2<scalar_t>;
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      block = &forward_block_avx2_f32;
+    } else {
+      block = &forward_block_avx2<scalar_t>;
+    }
   }
 #endif
   at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
