@@ -6,7 +6,7 @@ they share is reading the source file and the command-line behaviour.
 """
 import argparse
 import sys
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -84,3 +84,45 @@ def run_cli(parser: argparse.ArgumentParser,
         return 1
     print(message)
     return 0
+
+
+def strip_prefix(state_dict: Mapping[str, torch.Tensor],
+                 prefix: str = 'module.') -> Dict[str, torch.Tensor]:
+    """Drop ``prefix`` (DataParallel's ``module.``) from keys that have it."""
+    return {
+        (k[len(prefix):] if k.startswith(prefix) else k): v
+        for k, v in state_dict.items()
+    }
+
+
+def check_converted(
+        out: Mapping[str, torch.Tensor],
+        expected: Mapping[str, torch.Size],
+        what: str,
+        optional_suffixes: Tuple[str, ...] = ('num_batches_tracked', )
+) -> None:
+    """Check converted keys and shapes against the target model's.
+
+    Args:
+        out: The converted state dict.
+        expected: Key -> shape of the model it must load into.
+        what: Model name used in the error messages.
+        optional_suffixes: Keys ending so may be missing from ``out``.
+
+    Raises:
+        KeyError: An unexpected or a missing key (the first one named).
+        ValueError: A tensor of the wrong shape.
+    """
+    unknown = sorted(set(out) - set(expected))
+    if unknown:
+        raise KeyError(f'unexpected key {unknown[0]!r} for {what} '
+                       f'({len(unknown)} in all)')
+    missing = sorted(k for k in set(expected) - set(out)
+                     if not k.endswith(optional_suffixes))
+    if missing:
+        raise KeyError(f'{what} checkpoint lacks {missing[0]!r} '
+                       f'({len(missing)} missing in all)')
+    for k, v in out.items():
+        if tuple(v.shape) != tuple(expected[k]):
+            raise ValueError(f'shape of {k!r} is {tuple(v.shape)}, '
+                             f'{what} expects {tuple(expected[k])}')

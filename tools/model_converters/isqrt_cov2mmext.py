@@ -7,8 +7,8 @@ DataParallel's ``module.`` prefix. Both are accepted. ZhangLi-CS/
 GCP_Optimization's ResNet GCP models (``ResNet_MPNCOV`` and
 ``ResNet_MPNCOV_128``, ResNet-18/34/50/101) use the same key names
 (``layer_reduce``, ``layer_reduce_bn``, ``fc``) and convert the same way;
-their MobileNetV2/ShuffleNetV2 models have other layouts and are not
-supported. The result loads into
+their MobileNetV2/ShuffleNetV2 models have other layouts and are converted
+by ``gcp2mmext.py``. The result loads into
 the ``ImageClassifier`` of ``configs/isqrt_cov/`` (ResNet with
 ``strides=(1, 2, 2, 1)``, ``ISQRTCOVNeck``, ``LinearClsHead``); the key
 mapping is ``convert_mpncov_resnet`` in ``mmext/models/necks/isqrt_cov.py``.

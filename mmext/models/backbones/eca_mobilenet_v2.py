@@ -15,8 +15,9 @@ from mmpretrain.models.backbones import MobileNetV2
 from mmpretrain.models.backbones.mobilenet_v2 import InvertedResidual
 
 from mmext.registry import MODELS
+from mmext.utils.converter import check_converted, strip_prefix
 from ..plugins.eca import ECALayer
-from .eca_resnet import RELEASED, _check_against, _strip_prefix
+from .eca_resnet import RELEASED
 
 
 class ECAInvertedResidual(InvertedResidual):
@@ -201,7 +202,9 @@ _BLOCK_RULES = {
 }
 
 
-def _map_key(key: str) -> str:
+def map_torchvision_key(key: str) -> str:
+    """torchvision MobileNetV2 key (``features.N...``, ``classifier.1``) ->
+    mmpretrain's ``backbone.*`` / ``head.fc.*``."""
     m = re.match(r'^features\.(\d+)\.(.*)$', key)
     if m:
         idx, rest = int(m.group(1)), m.group(2)
@@ -234,7 +237,7 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> dict:
     Returns:
         dict: ``eca_kernel_sizes`` (tuple, one per stage) and ``num_classes``.
     """
-    sd = _strip_prefix(state_dict)
+    sd = strip_prefix(state_dict)
     per_stage: Dict[int, set] = {}
     for idx, (stage, _, t) in enumerate(_block_names(), 1):
         key = f'features.{idx}.conv.{3 if t == 1 else 4}.conv.weight'
@@ -290,8 +293,8 @@ def checkpoint_filter_fn(
     if arch not in (None, 'mobilenet_v2'):
         raise ValueError(f'unknown ECA-MobileNetV2 arch {arch!r}')
     info = infer_arch(state_dict)
-    sd = _strip_prefix(state_dict)
-    out = {_map_key(k): v for k, v in sd.items()}
+    sd = strip_prefix(state_dict)
+    out = {map_torchvision_key(k): v for k, v in sd.items()}
     backbone = ECAMobileNetV2(eca_kernel_sizes=info['eca_kernel_sizes'])
     expected = {
         f'backbone.{k}': v.shape
@@ -300,5 +303,5 @@ def checkpoint_filter_fn(
     expected['head.fc.weight'] = torch.Size(
         (info['num_classes'], backbone.out_channel))
     expected['head.fc.bias'] = torch.Size((info['num_classes'], ))
-    _check_against(out, expected, 'ECA-MobileNetV2')
+    check_converted(out, expected, 'ECA-MobileNetV2')
     return out

@@ -11,6 +11,7 @@ import torch
 from mmpretrain.models.backbones.resnet import ResLayer, ResNet
 
 from mmext.registry import MODELS
+from mmext.utils.converter import check_converted, strip_prefix
 from ..plugins.eca import ECALayer
 from ..utils.attention_blocks import AttentionBasicBlock, AttentionBottleneck
 
@@ -210,7 +211,6 @@ class ECAResNet(ResNet):
 # ---------------------------------------------------------------------------
 
 # Parameter-free keys a checkpoint may legitimately lack (pre-0.4.1 BN).
-_OPTIONAL_SUFFIXES = ('num_batches_tracked', )
 
 _BLOCK_KEY = re.compile(
     r'^layer(\d)\.(\d+)\.'
@@ -220,15 +220,6 @@ _BLOCK_KEY = re.compile(
 _STEM_KEY = re.compile(r'^(conv1\.weight|bn1\.(?:weight|bias|running_mean|'
                        r'running_var|num_batches_tracked))$')
 _FC_KEY = re.compile(r'^fc\.(weight|bias)$')
-
-
-def _strip_prefix(state_dict: Mapping[str, torch.Tensor],
-                  prefix: str = 'module.') -> Dict[str, torch.Tensor]:
-    # DataParallel adds 'module.'; accept checkpoints with and without it.
-    return {
-        (k[len(prefix):] if k.startswith(prefix) else k): v
-        for k, v in state_dict.items()
-    }
 
 
 def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> dict:
@@ -242,7 +233,7 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> dict:
         dict: ``depth`` (int), ``eca_kernel_sizes`` (tuple, one per stage)
         and ``num_classes`` (int).
     """
-    sd = _strip_prefix(state_dict)
+    sd = strip_prefix(state_dict)
     blocks = {}
     for key in sd:
         m = re.match(r'^layer(\d)\.(\d+)\.', key)
@@ -312,7 +303,7 @@ def checkpoint_filter_fn(
     if arch is not None and int(arch) != info['depth']:
         raise ValueError(f'expected an ECA-ResNet-{arch} checkpoint, but the '
                          f'keys describe ECA-ResNet-{info["depth"]}')
-    sd = _strip_prefix(state_dict)
+    sd = strip_prefix(state_dict)
     out = {_map_key(k): v for k, v in sd.items()}
 
     backbone = ECAResNet(
@@ -324,23 +315,5 @@ def checkpoint_filter_fn(
     expected['head.fc.weight'] = torch.Size(
         (info['num_classes'], backbone.feat_dim))
     expected['head.fc.bias'] = torch.Size((info['num_classes'], ))
-    _check_against(out, expected, 'ECA-ResNet')
+    check_converted(out, expected, 'ECA-ResNet')
     return out
-
-
-def _check_against(out: Mapping[str, torch.Tensor],
-                   expected: Mapping[str, torch.Size], what: str) -> None:
-    unknown = sorted(set(out) - set(expected))
-    if unknown:
-        raise KeyError(f'unexpected key {unknown[0]!r} for {what} '
-                       f'({len(unknown)} in all)')
-    missing = sorted(
-        k for k in set(expected) - set(out)
-        if not k.endswith(_OPTIONAL_SUFFIXES))
-    if missing:
-        raise KeyError(f'{what} checkpoint lacks {missing[0]!r} '
-                       f'({len(missing)} missing in all)')
-    for k, v in out.items():
-        if tuple(v.shape) != tuple(expected[k]):
-            raise ValueError(f'shape of {k!r} is {tuple(v.shape)}, '
-                             f'{what} expects {tuple(expected[k])}')
