@@ -11,6 +11,8 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
+# the deployable student alone, {work_dir}/student_final.pth, after training
+custom_hooks = [dict(type='StudentExportHook')]
 
 alpha = 0.5
 

@@ -10,6 +10,8 @@
 # ReviewKD detection configs, no Hinton KD one; its DKD uses T = 1).
 _base_ = ['./faster-rcnn_r18-fpn_8xb2_1x_coco.py']
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
+# the deployable student alone, {work_dir}/student_final.pth, after training
+custom_hooks = [dict(type='StudentExportHook')]
 
 model = dict(
     _delete_=True,

@@ -7,6 +7,8 @@ _base_ = [
     '../_base_/schedules/cifar100_kd_240e.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
+# the deployable student alone, {work_dir}/student_final.pth, after training
+custom_hooks = [dict(type='StudentExportHook')]
 
 
 def _classifier(arch, channels, ce_weight=1.0):
