@@ -5,8 +5,10 @@ mapping itself lives next to the model, as ``checkpoint_filter_fn``); what
 they share is reading the source file and the command-line behaviour.
 """
 import argparse
+import re
 import sys
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterable, Mapping, Optional, Sequence,
+                    Tuple)
 
 import torch
 
@@ -126,3 +128,18 @@ def check_converted(
         if tuple(v.shape) != tuple(expected[k]):
             raise ValueError(f'shape of {k!r} is {tuple(v.shape)}, '
                              f'{what} expects {tuple(expected[k])}')
+
+
+def rename_by_rules(key: str, rules: Iterable[Tuple[str, str]],
+                    hint: str) -> str:
+    """Rename ``key`` by the first ``(pattern, replacement)`` regex rule
+    that matches it.
+
+    Raises:
+        KeyError: No rule matches; the message names the key and ``hint``
+            (what the checkpoint was expected to be).
+    """
+    for pattern, repl in rules:
+        if re.match(pattern, key):
+            return re.sub(pattern, repl, key)
+    raise KeyError(f'no mmext counterpart for the key {key!r} ({hint})')

@@ -17,6 +17,7 @@ from mmpretrain.models.utils import ShiftWindowMSA
 from torch import Tensor
 
 from mmext.registry import MODELS
+from mmext.utils.converter import rename_by_rules
 from ..plugins.acmix import shift_conv_path, shift_kernels
 
 
@@ -271,13 +272,9 @@ def checkpoint_filter_fn(
         if key in ('norm.weight', 'norm.bias'):
             out[f'backbone.norm{num_stages - 1}.{key[5:]}'] = value
             continue
-        for pattern, repl in _AUTHORS_RULES:
-            if re.match(pattern, key):
-                out[re.sub(pattern, repl, key)] = value
-                break
-        else:
-            raise KeyError(f'no mmext counterpart for the key {key!r} (not '
-                           'an ACmix-Swin checkpoint of LeapLabTHU/ACmix?)')
+        out[rename_by_rules(
+            key, _AUTHORS_RULES,
+            'not an ACmix-Swin checkpoint of LeapLabTHU/ACmix?')] = value
     return out
 
 

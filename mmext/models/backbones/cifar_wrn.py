@@ -12,9 +12,9 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmext.registry import MODELS
+from ..utils.frozen_stages import FrozenStagesMixin
 
 
 class PreActBasicBlock(nn.Module):
@@ -69,7 +69,7 @@ class PreActBasicBlock(nn.Module):
 
 
 @MODELS.register_module()
-class CIFARWideResNet(BaseBackbone):
+class CIFARWideResNet(FrozenStagesMixin, BaseBackbone):
     """WRN-depth-widen backbone for 32x32 inputs.
 
     Args:
@@ -170,12 +170,3 @@ class CIFARWideResNet(BaseBackbone):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    def train(self, mode: bool = True) -> 'CIFARWideResNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

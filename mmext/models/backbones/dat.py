@@ -24,6 +24,7 @@ from torch import Tensor
 
 from mmext.ops import deform_sample
 from mmext.registry import MODELS
+from mmext.utils.converter import rename_by_rules
 
 
 def reference_points(h: int, w: int, dtype: torch.dtype,
@@ -633,13 +634,8 @@ def checkpoint_filter_fn(
             out[f'backbone.stages.{stage}.blocks.{block}.'
                 f'norm{second + 1}.{kind}'] = value
             continue
-        for pattern, repl in _AUTHORS_RULES:
-            if re.match(pattern, key):
-                out[re.sub(pattern, repl, key)] = value
-                break
-        else:
-            raise KeyError(f'no mmext counterpart for the key {key!r} (not '
-                           'a DAT checkpoint of commit 566a593?)')
+        out[rename_by_rules(key, _AUTHORS_RULES,
+                            'not a DAT checkpoint of commit 566a593?')] = value
     return out
 
 

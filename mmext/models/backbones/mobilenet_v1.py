@@ -16,13 +16,13 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import make_divisible
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmext.registry import MODELS
+from ..utils.frozen_stages import FrozenStagesMixin
 
 
 @MODELS.register_module()
-class MobileNetV1(BaseBackbone):
+class MobileNetV1(FrozenStagesMixin, BaseBackbone):
     """MobileNetV1 backbone.
 
     Args:
@@ -125,12 +125,3 @@ class MobileNetV1(BaseBackbone):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    def train(self, mode: bool = True) -> 'MobileNetV1':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -14,9 +14,9 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import channel_shuffle
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmext.registry import MODELS
+from ..utils.frozen_stages import FrozenStagesMixin
 
 
 class CIFARShuffleUnit(nn.Module):
@@ -83,7 +83,7 @@ class CIFARShuffleUnit(nn.Module):
 
 
 @MODELS.register_module()
-class CIFARShuffleNetV1(BaseBackbone):
+class CIFARShuffleNetV1(FrozenStagesMixin, BaseBackbone):
     """ShuffleNetV1 (g=3) backbone for 32x32 inputs.
 
     Args:
@@ -176,12 +176,3 @@ class CIFARShuffleNetV1(BaseBackbone):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    def train(self, mode: bool = True) -> 'CIFARShuffleNetV1':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -27,6 +27,7 @@ from mmpretrain.models.backbones.vision_transformer import \
 from torch import Tensor
 
 from mmext.registry import MODELS
+from mmext.utils.converter import strip_prefix
 
 
 def sinusoid_table(num_positions: int, dims: int) -> Tensor:
@@ -338,9 +339,7 @@ def convert_so_vit(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
         KeyError: a key that belongs to no part of the model.
     """
     out = {}
-    for key, value in state_dict.items():
-        if key.startswith('module.'):
-            key = key[len('module.'):]
+    for key, value in strip_prefix(state_dict).items():
         try:
             if key.startswith('blocks.'):
                 _, index, rest = key.split('.', 2)

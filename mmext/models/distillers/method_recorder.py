@@ -1,10 +1,11 @@
 """Capture the arguments and results of named methods of submodules."""
-import difflib
 import functools
 import inspect
 from typing import Any, Callable, Dict, List, NamedTuple
 
 import torch.nn as nn
+
+from .recorder import BaseRecorder
 
 
 class MethodCall(NamedTuple):
@@ -14,7 +15,7 @@ class MethodCall(NamedTuple):
     output: Any
 
 
-class MethodCallRecorder:
+class MethodCallRecorder(BaseRecorder):
     """Record the calls of methods (not ``forward``) of ``model``'s
     submodules, addressed as ``'<module path>.<method>'``.
 
@@ -36,33 +37,24 @@ class MethodCallRecorder:
         KeyError: The module path or the method does not exist.
     """
 
+    kind = 'method recorder'
+    empty_reason = 'the method was not called'
+
     def __init__(self,
                  model: nn.Module,
                  sources: Dict[str, str],
                  owner: str = 'model') -> None:
-        modules = dict(model.named_modules())
-        self.sources = dict(sources)
-        self.owner = owner
+        super().__init__(model, sources, owner)
         self._targets = {}
         for name, source in self.sources.items():
             path, _, method = source.rpartition('.')
-            if path not in modules:
-                close = difflib.get_close_matches(path,
-                                                  [m for m in modules if m],
-                                                  n=5,
-                                                  cutoff=0.5)
-                hint = f'; close matches: {close}' if close else ''
-                raise KeyError(f'recorder {name!r}: module path {path!r} (of '
-                               f'{source!r}) does not exist in {owner} '
-                               f'({type(model).__name__}){hint}')
-            if not callable(getattr(modules[path], method, None)):
+            module = self._module(name, path, source)
+            if not callable(getattr(module, method, None)):
                 raise KeyError(
-                    f'recorder {name!r}: {type(modules[path]).__name__} at '
+                    f'recorder {name!r}: {type(module).__name__} at '
                     f'{path!r} in {owner} has no method {method!r}')
-            self._targets[name] = (modules[path], method)
-        self._calls: Dict[str, List[MethodCall]] = {k: [] for k in sources}
+            self._targets[name] = (module, method)
         self._shadowed: Dict[str, Any] = {}
-        self._recording = False
 
     def _wrap(self, name: str, bound: Callable) -> Callable:
         signature = inspect.signature(bound)
@@ -72,7 +64,7 @@ class MethodCallRecorder:
             output = bound(*args, **kwargs)
             arguments = signature.bind(*args, **kwargs)
             arguments.apply_defaults()
-            self._calls[name].append(
+            self._records[name].append(
                 MethodCall(dict(arguments.arguments), output))
             return output
 
@@ -83,7 +75,7 @@ class MethodCallRecorder:
         if self._recording:
             return
         for name, (module, method) in self._targets.items():
-            self._calls[name].clear()
+            self._records[name].clear()
             if method in vars(module):  # already an instance attribute
                 self._shadowed[name] = vars(module)[method]
             # an instance attribute shadows the class's method
@@ -101,23 +93,3 @@ class MethodCallRecorder:
             else:
                 delattr(module, method)
         self._recording = False
-
-    def __enter__(self) -> 'MethodCallRecorder':
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def get(self, name: str, index: int = -1) -> MethodCall:
-        """Call ``index`` (default: the last) of record ``name``."""
-        if name not in self._calls:
-            raise KeyError(f'{self.owner} has no method recorder {name!r}; '
-                           f'it has {sorted(self._calls)}')
-        calls = self._calls[name]
-        if not calls:
-            raise RuntimeError(
-                f'method recorder {name!r} ({self.owner}.'
-                f'{self.sources[name]}) captured nothing: the method was '
-                'not called')
-        return calls[index]

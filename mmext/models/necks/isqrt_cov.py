@@ -12,6 +12,7 @@ from mmengine.model import BaseModule
 
 from mmext.ops import isqrt_cov
 from mmext.registry import MODELS
+from mmext.utils.converter import strip_prefix
 
 
 @MODELS.register_module()
@@ -119,9 +120,7 @@ def convert_mpncov_resnet(state_dict: Dict[str, torch.Tensor]
         KeyError: a key that belongs to no part of the model.
     """
     out = {}
-    for key, value in state_dict.items():
-        if key.startswith('module.'):
-            key = key[len('module.'):]
+    for key, value in strip_prefix(state_dict).items():
         if key.startswith('layer_reduce_bn.'):
             new = 'neck.reduce.bn.' + key[len('layer_reduce_bn.'):]
         elif key.startswith('layer_reduce.'):
