@@ -48,5 +48,17 @@ class ConvConnector(BaseModule):
             norm_cfg=norm_cfg,
             act_cfg=act_cfg)
 
+    def init_weights(self) -> None:
+        """ConvModule's own initialization (Kaiming conv, unit norm) first,
+        then ``init_cfg`` on top of it.
+
+        mmengine initializes children after the parent's ``init_cfg``, and
+        ``ConvModule.init_weights`` always re-initializes its conv, which
+        would silently undo ``init_cfg``.
+        """
+        self.conv.init_weights()
+        self.conv.is_init = True
+        super().init_weights()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
