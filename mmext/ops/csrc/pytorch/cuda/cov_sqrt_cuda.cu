@@ -51,6 +51,26 @@ __global__ void triu_unpack_kernel(const scalar_t* __restrict__ src,
   }
 }
 
+// Launches the pack (matrix -> triangle) or unpack kernel over the
+// B x C x C matrix entries; `src` and `out` are contiguous.
+void launch_triu(bool pack, const at::Tensor& src, const at::Tensor& scale,
+                 const at::Tensor& out, int64_t b, int64_t c, int64_t d) {
+  const int64_t total = b * c * c;
+  if (total == 0) return;
+  auto s = scale.defined() ? scale.contiguous() : scale;
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, src.scalar_type(), "triu_vec_cuda", [&] {
+        const scalar_t* sp = s.defined() ? s.data_ptr<scalar_t>() : nullptr;
+        auto kernel = pack ? triu_pack_kernel<scalar_t>
+                           : triu_unpack_kernel<scalar_t>;
+        kernel<<<blocks_for(total), kThreads, 0, stream>>>(
+            src.data_ptr<scalar_t>(), sp, out.data_ptr<scalar_t>(), total, c,
+            d);
+      });
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
 struct CUDAKernels {
   static at::Tensor workspace(at::IntArrayRef sizes,
                               const at::TensorOptions& options) {
@@ -61,19 +81,7 @@ struct CUDAKernels {
     const c10::cuda::CUDAGuard guard(m.device());
     const int64_t b = m.size(0), c = m.size(1), d = c * (c + 1) / 2;
     auto out = at::empty({b, d}, m.options());
-    const int64_t total = b * c * c;
-    if (total == 0) return out;
-    auto s = scale.defined() ? scale.contiguous() : scale;
-    auto stream = c10::cuda::getCurrentCUDAStream();
-    AT_DISPATCH_FLOATING_TYPES_AND2(
-        at::kHalf, at::kBFloat16, m.scalar_type(), "triu_pack_cuda", [&] {
-          triu_pack_kernel<scalar_t><<<blocks_for(total), kThreads, 0,
-                                       stream>>>(
-              m.data_ptr<scalar_t>(),
-              s.defined() ? s.data_ptr<scalar_t>() : nullptr,
-              out.data_ptr<scalar_t>(), total, c, d);
-        });
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    launch_triu(true, m, scale, out, b, c, d);
     return out;
   }
 
@@ -85,19 +93,7 @@ struct CUDAKernels {
                       "triu_vec backward: expected grad of shape (B, ", d,
                       "), but got ", v.sizes());
     auto out = at::empty({b, c, c}, v.options());
-    const int64_t total = b * c * c;
-    if (total == 0) return out;
-    auto s = scale.defined() ? scale.contiguous() : scale;
-    auto stream = c10::cuda::getCurrentCUDAStream();
-    AT_DISPATCH_FLOATING_TYPES_AND2(
-        at::kHalf, at::kBFloat16, v.scalar_type(), "triu_unpack_cuda", [&] {
-          triu_unpack_kernel<scalar_t><<<blocks_for(total), kThreads, 0,
-                                         stream>>>(
-              v.data_ptr<scalar_t>(),
-              s.defined() ? s.data_ptr<scalar_t>() : nullptr,
-              out.data_ptr<scalar_t>(), total, c, d);
-        });
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    launch_triu(false, v, scale, out, b, c, d);
     return out;
   }
 };
