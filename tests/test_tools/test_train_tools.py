@@ -98,7 +98,12 @@ def test_resume_after_kill(smoke_data, tmp_path):
     proc = subprocess.Popen([PY, *args], cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while not (work / 'epoch_1.pth').exists():
+    # mmengine writes `last_checkpoint` after the checkpoint it names; kill
+    # once that pointer is complete (a kill between the two leaves the
+    # previous pointer, i.e. none after the first epoch).
+    pointer = work / 'last_checkpoint'
+    while not (pointer.exists()
+               and re.search(r'epoch_\d+\.pth', pointer.read_text())):
         assert proc.poll() is None, 'training ended before the first save'
         assert time.time() < deadline, 'no checkpoint within 240 s'
         time.sleep(0.2)
