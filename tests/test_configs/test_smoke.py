@@ -8,7 +8,6 @@ import glob
 import json
 import os
 import os.path as osp
-import shutil
 
 import pytest
 from mmengine.config import Config
@@ -62,5 +61,7 @@ def test_train_save_reload_eval(config, smoke_data, tmp_path):
     assert metrics, f'{config}: evaluation returned no metrics'
     for name, value in metrics.items():
         assert value == value, f'{config}: metric {name} is NaN'
-    # checkpoints of the big models reach 1 GB; keep the disk free
-    shutil.rmtree(tmp_path, ignore_errors=True)
+    # checkpoints of the big models reach 1 GB: free the disk (the directory
+    # stays, mmengine's global visualizers may still write into it)
+    for ckpt in glob.glob(osp.join(str(tmp_path), '*.pth')):
+        os.remove(ckpt)
