@@ -9,6 +9,10 @@ from .cov_sqrt import (cov_pool, cross_cov_pool, isqrt_cov,
 from .deform_sample import deform_sample, deform_sample_reference
 from .ext_loader import (cpu_workspace_cached_bytes, cpu_workspace_release,
                          ext_available, ext_with_cuda)
+from .flops import register_flop_handles
+
+# mmengine's FLOP counter (get_model_complexity_info) counts mmext's ops
+register_flop_handles()
 
 __all__ = [
     'ext_available', 'ext_with_cuda', 'cpu_workspace_release',
