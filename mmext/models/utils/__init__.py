@@ -2,9 +2,10 @@ from .category_distance import (cka_distance_matrix, cosine_distance_matrix,
                                 linear_cka)
 from .frozen_stages import FrozenStagesMixin
 from .gaussian_w2 import gaussian_w2_diag, gaussian_w2_full
+from .grad_scale import grad_scale
 from .sinkhorn import sinkhorn
 
 __all__ = [
     'sinkhorn', 'linear_cka', 'cka_distance_matrix', 'cosine_distance_matrix',
-    'gaussian_w2_diag', 'gaussian_w2_full', 'FrozenStagesMixin'
+    'gaussian_w2_diag', 'gaussian_w2_full', 'FrozenStagesMixin', 'grad_scale'
 ]
