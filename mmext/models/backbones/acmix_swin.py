@@ -128,10 +128,10 @@ class ACmixShiftWindowMSA(BaseModule):
 
         qkv = self.w_msa.qkv(query)  # (B, H', W', 3C)
         heads = self.w_msa.num_heads
-        conv_in = qkv.reshape(b, h_pad * w_pad, 3 * heads,
-                              c // heads).permute(0, 2, 3, 1)
-        out_conv = shift_conv_path(self.fc, self.dep_conv, conv_in, h_pad,
-                                   w_pad).permute(0, 2, 3, 1)
+        conv_in = qkv.reshape(b, h_pad * w_pad, 3 * heads, c // heads)
+        out_conv = shift_conv_path(
+            self.fc, self.dep_conv, conv_in, h_pad, w_pad,
+            token_major=True).permute(0, 2, 3, 1)
 
         windows = ShiftWindowMSA.window_partition(qkv, ws)
         windows = windows.view(-1, ws**2, 3 * c)

@@ -376,7 +376,11 @@ class DATBlock(BaseModule):
         if self.attn_type == 'D':
             y = y[0]  # the sampled positions are for inspection only
         x = x + self.drop_path(y)
-        y = self.norm2(x).permute(0, 2, 3, 1)
+        # LayerNorm straight into a contiguous (B, H, W, C) map, so that each
+        # nn.Linear is one addmm with the bias fused; on LayerNorm2d's
+        # (B, C, H, W) result, permuted, it would copy its input and add the
+        # bias separately.
+        y = self.norm2(x.permute(0, 2, 3, 1), data_format='channel_last')
         y = self.mlp(y).permute(0, 3, 1, 2)
         return x + self.drop_path(y)
 

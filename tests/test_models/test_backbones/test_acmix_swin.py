@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.models.utils import ShiftWindowMSA
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import mmext  # noqa: F401  (registers ACmixSwinTransformer)
 from mmext.models.backbones import ACmixSwinTransformer
@@ -114,3 +115,32 @@ def test_backbone_outputs_and_init():
     model.train()
     model(torch.rand(2, 3, 32, 32))[-1].sum().backward()
     assert model.stages[1].blocks[1].attn.rate2.grad is not None
+
+
+class ConvInputs(TorchDispatchMode):
+    """Whether each convolution that runs gets its input in a dense layout
+    (NCHW or NHWC), which it can use without copying."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket is torch.ops.aten.convolution:
+            x = args[0]
+            self.dense.append(x.is_contiguous() or x.is_contiguous(
+                memory_format=torch.channels_last))
+        return func(*args, **(kwargs or {}))
+
+
+def test_conv_path_gets_no_permuted_input():
+    """The 1x1 ``fc`` mixes the heads of the qkv projection's (B, H, W, 3C)
+    output as a linear layer; as a convolution on a permuted view it copied
+    its input and its backward was 2.3x slower. Only ``dep_conv`` remains a
+    convolution, on a dense (channels-last) input."""
+    _, acmix = make_pair(shift=True)
+    x = torch.randn(2, 64, 12, dtype=torch.float64, requires_grad=True)
+    with ConvInputs() as rec:
+        acmix(x, (8, 8)).sum().backward()
+    assert rec.dense == [True]
+    assert acmix.fc.weight.grad.abs().sum() > 0

@@ -9,11 +9,12 @@ import os.path as osp
 import pytest
 import torch
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import mmext  # noqa: F401  (registers DAT)
 from mmext.models.backbones import DAT
-from mmext.models.backbones.dat import (DeformableAttention, WindowAttention,
-                                        reference_points)
+from mmext.models.backbones.dat import (DATBlock, DeformableAttention,
+                                        WindowAttention, reference_points)
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'dat')
 SMALL = dict(
@@ -372,3 +373,39 @@ def test_pretrained_init_cfg_resizes_tables(tmp_path):
         big.state_dict()[key],
         authors_interp_window_table(small.state_dict()[key], 6), rtol=0,
         atol=1e-6)
+
+
+class RecordOps(TorchDispatchMode):
+    """Names of the aten ops that run (after autograd's decompositions)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func.overloadpacket))
+        return func(*args, **(kwargs or {}))
+
+
+def test_block_mlp_fuses_bias_and_matches_layernorm2d():
+    """The MLP gets LayerNorm's output as a contiguous (B, H, W, C) map, so
+    each projection is one addmm with the bias fused (no mm + add); the
+    result is the LayerNorm2d -> permute -> MLP of the authors' order."""
+    torch.manual_seed(5)
+    block = DATBlock(8, 'L', dict(num_heads=2, window_size=3)).eval()
+    for p in block.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    x = torch.randn(2, 8, 6, 5)
+    with RecordOps() as rec, torch.no_grad():
+        y = block(x)
+    assert 'aten.mm' not in rec.ops
+    # qkv and output projections of the window attention, fc1 and fc2
+    assert rec.ops.count('aten.addmm') == 4
+    with torch.no_grad():
+        h = x + block.attn(block.norm1(x))
+        mlp = block.mlp(block.norm2(h).permute(0, 2, 3, 1))
+        torch.testing.assert_close(
+            y, h + mlp.permute(0, 3, 1, 2), rtol=1e-5, atol=1e-6)
+    assert [k for k in block.state_dict() if k.startswith(('norm2', 'mlp'))
+            ] == ['norm2.weight', 'norm2.bias', 'mlp.fc1.weight',
+                  'mlp.fc1.bias', 'mlp.fc2.weight', 'mlp.fc2.bias']
