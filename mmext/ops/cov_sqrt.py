@@ -24,7 +24,14 @@ either (fake kernels are registered for the compiled ops).
 Ill-conditioned input: the trace used for pre-normalization is
 ``max(tr(Sigma), eps)``, so all-zero features, rank-deficient covariances and
 constant channels give finite outputs and gradients (an all-zero input gives
-a zero output). NaN/Inf input raises ``ValueError`` naming the argument.
+a zero output).
+
+Bad input raises one ``ValueError`` naming the op, the argument and the
+problem, the same on both paths (:mod:`mmext.ops.tensor_check`, before
+dispatch): not a tensor, wrong number of dimensions or shape, not floating
+point, no spatial positions (``M = 0``), NaN/Inf values, or a covariance
+that overflows the dtype. The value checks cost one reduction and are
+skipped while ``torch.compile`` traces.
 """
 import importlib.util
 import warnings
@@ -38,6 +45,8 @@ from torch.autograd.function import once_differentiable
 
 from . import cov_sqrt_ref as ref
 from .ext_loader import ext_with_cuda, load_ext
+from .tensor_check import (check_covariance_range, check_finite,
+                           check_same_kind, check_tensor)
 
 __all__ = [
     'cov_pool', 'cross_cov_pool', 'newton_schulz_sqrt', 'triu_vec',
@@ -97,23 +106,17 @@ def _check_eps(eps: float) -> None:
         raise ValueError(f'eps must be positive, but got {eps!r}')
 
 
-def _features(x: Tensor, fn: str) -> Tensor:
-    """``(B, C, H, W)`` or ``(B, C, M)`` floating features as ``(B, C, M)``."""
-    if not isinstance(x, Tensor) or x.dim() not in (3, 4) \
-            or not x.is_floating_point():
-        raise ValueError(
-            f'{fn}: `x` must be a floating tensor of shape (B, C, M) or '
-            f'(B, C, H, W), but got '
-            f'{tuple(x.shape) if isinstance(x, Tensor) else type(x)}')
+def _features(x: Tensor, fn: str, name: str = 'x') -> Tensor:
+    """Checked ``(B, C, H, W)`` or ``(B, C, M)`` features as ``(B, C, M)``."""
+    check_tensor(fn, name, x, 'B C M', 'B C H W', positions=('M', 'H', 'W'))
+    check_covariance_range(fn, name, x)
     return x.flatten(2) if x.dim() == 4 else x
 
 
 def _square(m: Tensor, fn: str, name: str) -> None:
-    if not isinstance(m, Tensor) or m.dim() != 3 or m.size(1) != m.size(2) \
-            or not m.is_floating_point():
-        raise ValueError(
-            f'{fn}: `{name}` must be a floating tensor of shape (B, C, C), '
-            f'but got {tuple(m.shape) if isinstance(m, Tensor) else type(m)}')
+    """Check ``(B, C, C)`` matrices."""
+    check_tensor(fn, name, m, 'B C C')
+    check_finite(fn, name, m)
 
 
 class _CovPool(Function):
@@ -215,6 +218,11 @@ def cov_pool(x: Tensor, impl: str = 'auto') -> Tensor:
 
     Returns:
         Tensor: ``(B, C, C)``.
+
+    Raises:
+        ValueError: ``x`` is not a floating ``(B, C, M)`` or ``(B, C, H,
+            W)`` tensor, has no positions, holds NaN/Inf or has a
+            covariance that overflows its dtype; ``impl`` is unknown.
     """
     x = _features(x, 'cov_pool').contiguous()
     return _CovPool.apply(x, _use_ext(impl, x))
@@ -236,9 +244,16 @@ def cross_cov_pool(x1: Tensor, x2: Tensor) -> Tensor:
 
     Returns:
         Tensor: ``(B, C1, C2)``.
+
+    Raises:
+        ValueError: ``x1`` or ``x2`` is not a floating ``(B, C, M)`` or ``(B, C, H,
+            W)`` tensor, has no positions, holds NaN/Inf or has a
+            covariance that overflows its dtype;
+            the two differ in batch size, positions, dtype or device.
     """
-    x1 = _features(x1, 'cross_cov_pool')
-    x2 = _features(x2, 'cross_cov_pool')
+    x1 = _features(x1, 'cross_cov_pool', 'x1')
+    x2 = _features(x2, 'cross_cov_pool', 'x2')
+    check_same_kind('cross_cov_pool', 'x2', x2, 'x1', x1)
     if x1.size(0) != x2.size(0) or x1.size(2) != x2.size(2):
         raise ValueError(
             'cross_cov_pool: `x1` and `x2` must share the batch size and the '
@@ -268,6 +283,10 @@ def newton_schulz_sqrt(s: Tensor,
 
     Returns:
         Tensor: ``(B, C, C)``.
+
+    Raises:
+        ValueError: ``s`` is not a floating ``(B, C, C)`` tensor or holds
+            NaN/Inf; ``num_iter``, ``eps`` or ``impl`` is invalid.
     """
     _square(s, 'newton_schulz_sqrt', 's')
     _check_num_iter(num_iter)
@@ -279,8 +298,16 @@ def newton_schulz_sqrt(s: Tensor,
 def triu_vec(m: Tensor, impl: str = 'auto') -> Tensor:
     """Upper triangle (diagonal included, row-major) of ``(B, C, C)``.
 
+    Args:
+        m (Tensor): Matrices ``(B, C, C)``.
+        impl (str): ``'auto'``, ``'ext'`` or ``'ref'``.
+
     Returns:
         Tensor: ``(B, C (C + 1) / 2)``.
+
+    Raises:
+        ValueError: ``m`` is not a floating ``(B, C, C)`` tensor or holds
+            NaN/Inf; ``impl`` is unknown.
     """
     _square(m, 'triu_vec', 'm')
     m = m.contiguous()
@@ -307,6 +334,12 @@ def isqrt_cov(x: Tensor,
 
     Returns:
         Tensor: ``(B, C (C + 1) / 2)`` if ``triu`` else ``(B, C, C)``.
+
+    Raises:
+        ValueError: ``x`` is not a floating ``(B, C, M)`` or ``(B, C, H,
+            W)`` tensor, has no positions, holds NaN/Inf or has a
+            covariance that overflows its dtype; ``num_iter``, ``eps`` or
+            ``impl`` is invalid.
     """
     x = _features(x, 'isqrt_cov').contiguous()
     _check_num_iter(num_iter)

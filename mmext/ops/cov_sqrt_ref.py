@@ -3,7 +3,9 @@
 The same forward and the same hand-derived backward as the C++/CUDA kernels
 (``csrc/common/cov_sqrt_common.h``), written with ``torch`` calls only. It is
 what :mod:`mmext.ops.cov_sqrt` runs when the compiled extension is missing,
-and what the tests compare the extension against.
+and what the tests compare the extension against. Its callers in
+:mod:`mmext.ops.cov_sqrt` validate the input first (shapes, dtypes, NaN/Inf,
+overflow), for both paths alike.
 
 Notation (iSQRT-COV, Li et al., CVPR 2018, Sec. 3): ``X`` is ``(B, C, M)``,
 ``Sigma = (1/M) Xc Xc^T`` with ``Xc = X - mean(X)``, ``t = tr(Sigma)``,
@@ -28,23 +30,6 @@ def cache_size(num_iter: int) -> int:
     return 3 * (num_iter - 1) + 2
 
 
-def check_finite(values: Tensor, name: str, fn: str) -> None:
-    """Raise ``ValueError`` naming input ``name`` when ``values`` has NaN/Inf.
-
-    ``values`` is the input itself or, for the fused op, the ``B`` traces of
-    its covariance: NaN or Inf anywhere in ``X`` reaches a diagonal entry of
-    the covariance, so ``B`` numbers are enough to detect it. Skipped while
-    ``torch.compile`` traces (a data-dependent branch); the compiled
-    extension checks at run time instead.
-    """
-    if torch.compiler.is_compiling():
-        return
-    if not bool(torch.isfinite(values).all()):
-        raise ValueError(
-            f'{fn}: input `{name}` contains NaN or Inf (or its covariance '
-            f'overflows {values.dtype})')
-
-
 def cov_pool_forward(x: Tensor) -> Tuple[Tensor, Tensor]:
     """Centred covariance ``(B, C, M) -> (B, C, C)`` and the mean ``(B, C)``.
 
@@ -64,18 +49,13 @@ def cov_pool_backward(grad: Tensor, x: Tensor, mu: Tensor) -> Tensor:
     return torch.bmm(gs, x).sub_(torch.bmm(gs, mu.unsqueeze(2)))
 
 
-def sqrtm_forward(s: Tensor,
-                  num_iter: int,
-                  eps: float,
-                  check: bool = True) -> Tuple[Tensor, Tensor, Tensor]:
+def sqrtm_forward(s: Tensor, num_iter: int,
+                  eps: float) -> Tuple[Tensor, Tensor, Tensor]:
     """Newton-Schulz square root of ``(B, C, C)`` matrices.
 
     Returns ``(sqrt(t) * Y_final, cache, t)`` where ``t = max(tr(S), eps)``.
-    ``check=False`` skips the NaN/Inf check (the caller did it).
     """
     b, c, _ = s.shape
-    if check:
-        check_finite(s, 's', 'newton_schulz_sqrt')
     t = s.diagonal(dim1=1, dim2=2).sum(-1).clamp_min(eps)
     cache = s.new_empty((cache_size(num_iter), b, c, c))
     a = torch.div(s, t.view(b, 1, 1), out=cache[0])
@@ -172,8 +152,7 @@ def isqrt_cov_forward(x: Tensor, num_iter: int, eps: float,
     Returns ``(out, mu, cache, t)``.
     """
     sigma, mu = cov_pool_forward(x)
-    check_finite(sigma.diagonal(dim1=1, dim2=2).sum(-1), 'x', 'isqrt_cov')
-    y, cache, t = sqrtm_forward(sigma, num_iter, eps, check=False)
+    y, cache, t = sqrtm_forward(sigma, num_iter, eps)
     if triu:
         y = triu_forward(cache[1], t.sqrt())
     return y, mu, cache, t

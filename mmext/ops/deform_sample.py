@@ -10,11 +10,15 @@ positions in [-1, 1] with -1 / 1 the centres of the first / last pixel
 padding_mode='zeros', align_corners=True)``, which is the pure-PyTorch
 reference and the fallback when mmext's compiled ops are missing.
 
-Non-finite positions (NaN, +-inf) give NaN in every channel of that sample
-and a non-finite position gradient, and add nothing to the features'
-gradient, as ``F.grid_sample`` does. Features are assumed finite: the
-compiled CPU forward reads a corner outside the map as weight 0 times the
-map's first value, so an inf/NaN stored there also turns such samples NaN.
+Bad input raises one ``ValueError`` naming the argument and the problem,
+before dispatch, so the compiled kernel and the ``F.grid_sample`` path refuse
+it alike (:mod:`mmext.ops.tensor_check`): not a tensor, wrong number of
+dimensions or shape, not floating point, ``grid`` of another dtype, device
+or number of maps, an ``input`` without spatial positions (``H`` or ``W``
+0), and NaN/Inf in ``input`` or ``grid``. The value check costs one sum per
+tensor and is skipped while ``torch.compile`` traces; there the kernels give
+a non-finite position NaN in every channel of that sample, as
+``F.grid_sample`` does.
 
 The compiled kernels (``torch.ops.mmext.deform_sample_forward`` /
 ``deform_sample_backward``, C++ with ``at::parallel_for`` and CUDA) compute
@@ -53,6 +57,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .ext_loader import ext_available, ext_with_cuda
+from .tensor_check import check_finite, check_same_kind, check_tensor
 
 __all__ = ['deform_sample', 'deform_sample_reference']
 
@@ -68,34 +73,17 @@ def deform_sample_reference(input: Tensor, grid: Tensor) -> Tensor:
 
 
 def _check(input: Tensor, grid: Tensor) -> None:
-    if not isinstance(input, Tensor) or input.dim() != 4:
-        raise ValueError('deform_sample: `input` must be a 4-D (N, C, H, W) '
-                         f'tensor, got {_describe(input)}')
-    if not isinstance(grid, Tensor) or grid.dim() != 4 or grid.size(-1) != 2:
-        raise ValueError('deform_sample: `grid` must be a 4-D (N, Hk, Wk, 2) '
-                         f'tensor, got {_describe(grid)}')
+    """Refuse bad arguments with one ``ValueError`` (see the module doc)."""
+    fn = 'deform_sample'
+    check_tensor(fn, 'input', input, 'N C H W', positions=('H', 'W'))
+    check_tensor(fn, 'grid', grid, 'N Hk Wk 2')
     if grid.size(0) != input.size(0):
         raise ValueError(
             f'deform_sample: `grid` has {grid.size(0)} maps but `input` has '
             f'{input.size(0)} (both are batch x groups)')
-    if not input.is_floating_point():
-        raise ValueError('deform_sample: `input` must be floating point, got '
-                         f'{input.dtype}')
-    if grid.dtype != input.dtype:
-        raise ValueError(f'deform_sample: `grid` dtype {grid.dtype} differs '
-                         f'from `input` dtype {input.dtype}')
-    if grid.device != input.device:
-        raise ValueError(f'deform_sample: `grid` is on {grid.device} but '
-                         f'`input` on {input.device}')
-    if input.size(2) < 1 or input.size(3) < 1:
-        raise ValueError('deform_sample: `input` has an empty spatial size '
-                         f'{tuple(input.shape[2:])}')
-
-
-def _describe(t: object) -> str:
-    if isinstance(t, Tensor):
-        return f'shape {tuple(t.shape)}'
-    return type(t).__name__
+    check_same_kind(fn, 'grid', grid, 'input', input)
+    check_finite(fn, 'input', input)
+    check_finite(fn, 'grid', grid)
 
 
 @lru_cache(maxsize=None)
@@ -176,8 +164,8 @@ def deform_sample(input: Tensor, grid: Tensor) -> Tensor:
         Tensor: (N, C, Hk, Wk), differentiable w.r.t. ``input`` and ``grid``.
 
     Raises:
-        ValueError: a shape, dtype or device that does not fit, naming the
-            argument.
+        ValueError: Naming the argument: a shape, dtype or device that does
+            not fit, an empty map, or NaN/Inf values.
     """
     _check(input, grid)
     if _use_kernel(input.device.type):

@@ -127,14 +127,22 @@ def test_outside_reads_zeros(path):
 
 
 def test_non_finite_positions(path):
-    """NaN / inf: NaN output for that sample, non-finite position gradient,
-    no contribution to the features' gradient; other samples unaffected."""
+    """deform_sample refuses NaN / inf positions (test_op_validation.py);
+    unchecked, as under torch.compile, the kernel does what F.grid_sample
+    does: NaN output for that sample, non-finite position gradient, no
+    contribution to the features' gradient; other samples unaffected."""
     torch.manual_seed(3)
     x = torch.randn(1, 3, 4, 4, requires_grad=True)
     g = torch.tensor([[[[float('nan'), 0.0], [0.2, float('inf')],
                         [0.3, -0.4], [-1.0, 1.0]]]],
                      requires_grad=True)
-    y = deform_sample(x, g)
+    with pytest.raises(ValueError, match='`grid` contains NaN or Inf'):
+        deform_sample(x, g)
+    if path == 'kernel':
+        assert ds_module._register()  # attaches the kernel's autograd
+        y = torch.ops.mmext.deform_sample_forward(x, g)
+    else:
+        y = deform_sample_reference(x, g)
     assert torch.isnan(y[..., :2]).all()
     torch.testing.assert_close(y[..., 2:], grid_sample(x, g[:, :, 2:])
                                .detach())
@@ -162,7 +170,7 @@ def test_bad_arguments():
         deform_sample(x, g.double())
     with pytest.raises(ValueError, match='`input` must be floating'):
         deform_sample(x.long(), g)
-    with pytest.raises(ValueError, match='`input` has an empty'):
+    with pytest.raises(ValueError, match='`input` has no spatial positions'):
         deform_sample(torch.randn(2, 3, 0, 4), g)
 
 
