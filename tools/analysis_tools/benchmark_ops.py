@@ -395,6 +395,23 @@ def benchmark_acmix_memory(args: argparse.Namespace) -> List[dict]:
               f'{"ok" if ratio < ACMIX_MEMORY_TARGET else "MISSED"}')
     return rows
 
+def benchmark_paploss(args: argparse.Namespace) -> List[dict]:
+    """``paploss``: forward + backward of mmext's Parameterized AP loss
+    (sorted prefix sums) against a re-creation of the authors' dense
+    computation at RetinaNet-512 scale (the section lives in
+    ``benchmark_paploss.py``; the dense one needs ~5 GB and ~25 s on
+    CPU)."""
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(osp.abspath(__file__)),
+                    'benchmark_paploss.py')
+    spec = importlib.util.spec_from_file_location('benchmark_paploss', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.run(args.pap_shape or module.PAP_SHAPE, args.pap_preset,
+                      torch.device(args.device), args.repeat, time_fn,
+                      peak_memory_mb)
+
 
 #: One entry per op; each takes the parsed arguments, prints its table and
 #: returns its rows.
@@ -402,6 +419,7 @@ BENCHMARKS: Dict[str, Callable[[argparse.Namespace], List[dict]]] = {
     'cov_sqrt': benchmark_cov_sqrt,
     'deform_sample': benchmark_deform_sample,
     'acmix_memory': benchmark_acmix_memory,
+    'paploss': benchmark_paploss,
 }
 
 
@@ -421,6 +439,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--acmix-shape', type=int, nargs=3, default=ACMIX_SHAPE,
         metavar=('B', 'H', 'W'),
         help='acmix_memory input batch and size (default: 8 224 224)')
+    parser.add_argument(
+        '--pap-shape', type=int, nargs=5,
+        metavar=('IMAGES', 'ANCHORS', 'CLASSES', 'POSITIVES', 'TOPK'),
+        help='paploss problem (default: 8 32736 80 600 100000)')
+    parser.add_argument(
+        '--pap-preset', default='retinanet',
+        help='paploss control points (default: retinanet)')
     return parser.parse_args(argv)
 
 
