@@ -246,10 +246,10 @@ def cross_cov_pool(x1: Tensor, x2: Tensor) -> Tensor:
         Tensor: ``(B, C1, C2)``.
 
     Raises:
-        ValueError: ``x1`` or ``x2`` is not a floating ``(B, C, M)`` or ``(B, C, H,
-            W)`` tensor, has no positions, holds NaN/Inf or has a
-            covariance that overflows its dtype;
-            the two differ in batch size, positions, dtype or device.
+        ValueError: ``x1`` or ``x2`` is not a floating ``(B, C, M)`` or
+            ``(B, C, H, W)`` tensor, has no positions, holds NaN/Inf or has
+            a covariance that overflows its dtype; the two differ in batch
+            size, positions, dtype or device.
     """
     x1 = _features(x1, 'cross_cov_pool', 'x1')
     x2 = _features(x2, 'cross_cov_pool', 'x2')

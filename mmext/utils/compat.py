@@ -12,15 +12,25 @@ Every fix lives here, is applied once by ``import mmext`` and has a test in
    elsewhere still cannot execute arbitrary pickled code) and allow exactly
    the extra types that mmengine writes (:data:`MMENGINE_SAFE_GLOBALS`).
    A user who trusts a legacy file with other pickled objects can opt out
-   with ``MMEXT_TRUST_CHECKPOINTS=1`` (``weights_only=False``).
-   Unreadable files (truncated, not a checkpoint) raise one
-   :class:`CheckpointError` naming the file.
+   with ``MMEXT_TRUST_CHECKPOINTS=1`` (``weights_only=False``; logged once
+   per process). A file refused because unpickling it would import or call
+   something else raises a :class:`CheckpointError` naming the file and the
+   refused global; unreadable files (truncated, not a checkpoint) raise one
+   naming the file.
 
 2. Atomic checkpoint writes.
    mmengine writes checkpoints with ``open(path, 'wb')``; a run killed
    mid-save leaves a truncated file under the final name, which ``--resume``
    then picks up. :meth:`LocalBackend.put` / ``put_text`` now write to a
-   temporary file in the same directory and ``os.replace`` it into place.
+   hidden temporary file ``.<name>.<8 hex digits>.tmp`` in the same
+   directory and ``os.replace`` it into place. The temporary file is created
+   with mode ``0o666`` like ``open()`` does, so the umask (or the directory's
+   default ACL) applies and the saved file gets the permissions a plain
+   write gives. The writer holds an ``flock`` on it; temporaries nobody holds
+   (left by a killed save) are removed (:func:`remove_stale_temporaries`)
+   the first time a process writes into their directory and, on
+   :meth:`Runner.resume`, from the work directory and the checkpoint's
+   directory.
 
 3. Distributed training on CPU (``--launcher pytorch`` without a GPU).
    mmengine calls ``torch.cuda.set_device`` before ``init_process_group``
@@ -28,20 +38,27 @@ Every fix lives here, is applied once by ``import mmext`` and has a test in
    on CPU. Without CUDA, the device is not set, 'nccl' falls back to
    'gloo' (with a warning) and CPU modules get ``device_ids=None``.
 """
+import fcntl
 import inspect
+import logging
 import os
 import os.path as osp
 import pickle
-import tempfile
+import re
+import secrets
+import stat
 import warnings
-from typing import Any, Callable, List, Optional, Union
+from functools import lru_cache, wraps
+from typing import Any, Callable, List, Optional, Set, Tuple, Union
 
 import numpy as np
 import torch
 import mmengine.dist.utils as mmengine_dist_utils
 from mmengine.fileio.backends import LocalBackend
+from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.model import MMDistributedDataParallel
+from mmengine.runner import FlexibleRunner, Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
 TRUST_ENV = 'MMEXT_TRUST_CHECKPOINTS'
@@ -92,6 +109,49 @@ def trust_checkpoints() -> bool:
     return os.environ.get(TRUST_ENV, '0') == '1'
 
 
+@lru_cache(maxsize=None)
+def _log_full_unpickling() -> None:
+    """Say once per process that checkpoints are fully unpickled."""
+    print_log(
+        f'{TRUST_ENV}=1: checkpoints are loaded with full unpickling '
+        '(torch.load(weights_only=False)), which runs any code a file '
+        'contains; use it only for files you trust.',
+        logger='current',
+        level=logging.WARNING)
+
+
+#: What torch's weights-only unpickler (or :func:`_history_buffer_getattr`)
+#: says when it refuses a file because loading it would import or call
+#: something: a pattern whose group is the refused global or call.
+_REFUSALS = [
+    re.compile(r'GLOBAL (\S+) was not an allowed global'),
+    re.compile(r'unsupported GLOBAL (\S+) whose module \S+ is blocked'),
+    re.compile(r'unrecognized function (.+?)(?: which belongs to .*)?$'),
+    re.compile(r'Can only (?:create new object|build) .* but got (.+)$'),
+    re.compile(r'(getattr\(.*\)) is not allowed in a checkpoint'),
+]
+
+
+def _unpickler_detail(msg: str) -> str:
+    """The one specific line of torch's several-paragraph load error."""
+    inner = msg.split('WeightsUnpickler error:')[-1]
+    inner = inner.split('Check the documentation of torch.load')[0]
+    inner = inner.replace(torch.serialization.UNSAFE_MESSAGE, '')
+    inner = inner.replace('Weights only load failed.', '')
+    lines = [line.strip() for line in inner.splitlines() if line.strip()]
+    return lines[0] if lines else msg.strip()
+
+
+def _refused(detail: str) -> Optional[str]:
+    """The global or call the safe unpickler refused, if that is the
+    failure (rather than a malformed file)."""
+    for pattern in _REFUSALS:
+        match = pattern.search(detail)
+        if match:
+            return match.group(1)
+    return None
+
+
 def safe_torch_load(f: Union[str, Any],
                     map_location: Optional[Any] = None) -> Any:
     """``torch.load`` with mmengine's own types allowed and clear errors.
@@ -102,8 +162,10 @@ def safe_torch_load(f: Union[str, Any],
 
     Raises:
         FileNotFoundError: ``f`` is a path that does not exist.
-        CheckpointError: The file is truncated, not a checkpoint, or holds
-            pickled objects outside :data:`MMENGINE_SAFE_GLOBALS`.
+        CheckpointError: The file holds pickled objects outside
+            :data:`MMENGINE_SAFE_GLOBALS` (the message names the refused
+            global and :data:`TRUST_ENV`), or it is truncated or not a
+            checkpoint.
     """
     name = f if isinstance(f, str) else getattr(f, 'name', repr(f))
     if isinstance(f, str):
@@ -111,23 +173,25 @@ def safe_torch_load(f: Union[str, Any],
         if not osp.isfile(f):
             raise FileNotFoundError(f'checkpoint file {name!r} does not exist')
     weights_only = not trust_checkpoints()
+    if not weights_only:
+        _log_full_unpickling()
     try:
         with torch.serialization.safe_globals(MMENGINE_SAFE_GLOBALS):
             return torch.load(
                 f, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as e:
-        msg = str(e)
-        # torch's message is several paragraphs; keep its one specific line.
-        detail = msg.split('WeightsUnpickler error:')[-1].strip()
-        detail = detail.splitlines()[0] if detail else msg
-        if 'Unsupported global' in msg or 'is not allowed' in msg:
+        detail = _unpickler_detail(str(e))
+        refused = _refused(detail)
+        if refused is not None:
             raise CheckpointError(
-                f'checkpoint {name!r} contains pickled objects that are not '
-                'tensors, containers or mmengine types; refusing to load it '
-                f'({detail}). If you trust this file, set {TRUST_ENV}=1.'
-            ) from e
+                f'checkpoint {name!r} would run code when loaded: the safe '
+                f'loader refused `{refused}` (only tensors, containers, NumPy '
+                'arrays and mmengine\'s own types are allowed). The file may '
+                f'be unsafe. {TRUST_ENV}=1 loads it with full unpickling, '
+                'which runs whatever it contains: set it only for files you '
+                'trust.') from e
         raise CheckpointError(
-            f'checkpoint {name!r} is corrupt or not a PyTorch checkpoint '
+            f'checkpoint {name!r} is truncated or not a PyTorch checkpoint '
             f'({detail})') from e
     except Exception as e:  # noqa: BLE001  any other failure to parse
         # A malformed pickle stream can raise almost anything (EOFError,
@@ -142,6 +206,96 @@ def _load_from_local(filename: str, map_location: Optional[Any]) -> Any:
     return safe_torch_load(filename, map_location)
 
 
+#: Name of :func:`_atomic_write`'s temporary file for target ``<name>``:
+#: ``.<name>.<8 hex digits>.tmp`` (nothing else matches it).
+_TEMP_NAME = re.compile(r'\..+\.[0-9a-f]{8}\.tmp')
+
+
+def _create_temp(dirname: str, basename: str) -> Tuple[int, str]:
+    """Create and ``flock`` the hidden temporary for ``basename``.
+
+    Mode ``0o666`` as in ``open()``: the kernel applies the umask (or the
+    directory's default ACL), so the file ends up with the permissions a
+    plain write gives, not ``mkstemp``'s 0600. The lock marks the file as
+    in use for :func:`remove_stale_temporaries`; it is released when the
+    descriptor is closed or the process dies.
+
+    Returns:
+        The open, locked descriptor and the file's path.
+    """
+    while True:
+        tmp = osp.join(dirname, f'.{basename}.{secrets.token_hex(4)}.tmp')
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            # No flock on this file system (e.g. Lustre without -o flock):
+            # the cleanup cannot lock either, so it never removes the file.
+            return fd, tmp
+        # A cleanup may have taken the lock first and removed the file
+        # between open and flock; then start over with a new name.
+        try:
+            if osp.samestat(os.fstat(fd), os.stat(tmp)):
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def remove_stale_temporaries(dirname: str) -> List[str]:
+    """Remove the temporaries that killed atomic writes left in ``dirname``.
+
+    Only regular files named exactly like :func:`_atomic_write`'s
+    temporaries (``.<name>.<8 hex digits>.tmp``) whose ``flock`` nobody
+    holds are removed: a save in progress (in any process) keeps its file,
+    and nothing else in the directory is touched. Errors (a missing or
+    read-only directory, a file removed concurrently, a file system without
+    ``flock``, where nothing is removed) are ignored.
+
+    Args:
+        dirname: The directory to clean.
+
+    Returns:
+        The paths removed (each also logged).
+    """
+    try:
+        names = os.listdir(dirname)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if not _TEMP_NAME.fullmatch(name):
+            continue
+        path = osp.join(dirname, name)
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if osp.samestat(os.fstat(fd), os.lstat(path)):
+                size = os.fstat(fd).st_size
+                os.remove(path)
+                removed.append(path)
+                print_log(
+                    f'removed {path} ({size} bytes), the temporary file of '
+                    'an interrupted save', logger='current')
+        except OSError:  # locked by a save in progress, or already gone
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
+#: Directories this process has written into (and so cleaned).
+_cleaned_dirs: Set[str] = set()
+
+
 def _atomic_write(filepath: Union[str, os.PathLike],
                   mode: str,
                   write: Callable,
@@ -150,15 +304,22 @@ def _atomic_write(filepath: Union[str, os.PathLike],
     filepath = os.fspath(filepath)
     dirname = osp.dirname(osp.abspath(filepath))
     os.makedirs(dirname, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=dirname, prefix='.' + osp.basename(filepath), suffix='.tmp')
+    if dirname not in _cleaned_dirs:
+        # Only killed processes leave temporaries (this one removes its own
+        # on any exception), so one look per directory and process finds
+        # all of them.
+        _cleaned_dirs.add(dirname)
+        remove_stale_temporaries(dirname)
+    fd, tmp = _create_temp(dirname, osp.basename(filepath))
     try:
         with os.fdopen(fd, mode, encoding=None if 'b' in mode else
                        encoding) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, filepath)
+            # Renamed while still locked: never seen unlocked under the
+            # temporary name.
+            os.replace(tmp, filepath)
     except BaseException:
         if osp.exists(tmp):
             os.remove(tmp)
@@ -175,6 +336,26 @@ def _atomic_put_text(self: LocalBackend,
                      filepath: Union[str, os.PathLike],
                      encoding: str = 'utf-8') -> None:
     _atomic_write(filepath, 'w', lambda f: f.write(obj), encoding)
+
+
+_orig_resume = {cls: cls.resume for cls in (Runner, FlexibleRunner)}
+
+
+def _cleaning_resume(cls: type) -> Callable:
+    """``cls.resume`` that first cleans the work directory and the
+    checkpoint's directory."""
+    orig = _orig_resume[cls]
+
+    @wraps(orig)
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        dirs = {osp.abspath(self.work_dir)}
+        if isinstance(filename, str) and osp.isfile(filename):
+            dirs.add(osp.dirname(osp.abspath(filename)))
+        for dirname in sorted(dirs):
+            remove_stale_temporaries(dirname)
+        return orig(self, filename, *args, **kwargs)
+
+    return resume
 
 
 _orig_init_dist_pytorch = mmengine_dist_utils._init_dist_pytorch
@@ -206,6 +387,8 @@ def apply() -> None:
         prefixes='', loader=_load_from_local, force=True)
     LocalBackend.put = _atomic_put
     LocalBackend.put_text = _atomic_put_text
+    for cls in (Runner, FlexibleRunner):
+        cls.resume = _cleaning_resume(cls)
     mmengine_dist_utils._init_dist_pytorch = _init_dist_pytorch
     MMDistributedDataParallel.__init__ = _ddp_init
 
