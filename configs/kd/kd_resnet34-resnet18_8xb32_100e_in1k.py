@@ -12,6 +12,9 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
+# mdistiller's / WKD's trainer (mdistiller/engine/trainer.py) uses Nesterov
+# momentum; mmpretrain's imagenet_bs256 schedule does not
+optim_wrapper = dict(optimizer=dict(nesterov=True))
 # the deployable student alone, {work_dir}/student_final.pth, after training
 custom_hooks = [dict(type='StudentExportHook')]
 

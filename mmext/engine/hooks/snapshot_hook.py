@@ -13,13 +13,7 @@ from mmengine.fileio import join_path
 from mmengine.hooks import Hook
 
 from mmext.registry import HOOKS
-
-#: File name of a snapshot, ``snapshot_epoch_48.pth`` or
-#: ``snapshot_iter_500.pth``: the hook's unit, then the number of completed
-#: epochs or iterations.
-SNAPSHOT_FILENAME = 'snapshot_{unit}_{n}.pth'
-#: Glob matching the snapshots of a directory (any unit).
-SNAPSHOT_GLOB = 'snapshot_*.pth'
+from mmext.utils.snapshots import SNAPSHOT_FILENAME
 
 
 def snapshot_points(num_snapshots: int, begin: int, end: int) -> List[int]:

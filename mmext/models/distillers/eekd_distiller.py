@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from mmext.engine.hooks.snapshot_hook import SNAPSHOT_GLOB
 from mmext.registry import MODELS
+from mmext.utils.snapshots import SNAPSHOT_GLOB
 from .kd_distiller import STUDENT, KDDistiller
 
 #: Key prefix of the logged mean attention weight of each ensemble member.

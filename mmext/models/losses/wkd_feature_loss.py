@@ -13,7 +13,8 @@ from torch import Tensor
 
 from mmext.ops.cov_sqrt import cov_pool
 from mmext.registry import MODELS
-from ..utils.gaussian_w2 import gaussian_w2_diag, gaussian_w2_full
+from ..utils.gaussian_w2 import (SQRT_METHODS, gaussian_w2_diag,
+                                 gaussian_w2_full)
 from .wkd_loss import cosine_decayed_weight
 
 
@@ -67,8 +68,10 @@ class WKDFeatureLoss(nn.Module):
       ``||sqrt(diag Sigma_S) - sqrt(diag Sigma_T)||^2``;
     - ``covariance='full'`` (Eq. (6) of the paper):
       ``tr(S_S + S_T - 2 (S_T^1/2 S_S S_T^1/2)^1/2)``, with the suite's
-      covariance pooling and Newton-Schulz square root (``C x C`` matrices:
-      memory and time grow with ``C^2`` and ``C^3``).
+      covariance pooling and, in float64, the exact spectral trace
+      (``sqrt_method='eigh'``) or Newton-Schulz square roots
+      (:func:`~mmext.models.utils.gaussian_w2.gaussian_w2_full`; ``C x C``
+      matrices: memory and time grow with ``C^2`` and ``C^3``).
 
     Args:
         loss_weight (float): Weight of the loss (the authors'
@@ -81,8 +84,10 @@ class WKDFeatureLoss(nn.Module):
             ``'diagonal'``.
         eps (float): Added to the variances (the covariance diagonal).
             Defaults to 1e-5.
+        sqrt_method (str): ``'eigh'`` (exact) or ``'newton_schulz'``
+            (``'full'`` only). Defaults to ``'eigh'``.
         num_iter (int): Newton-Schulz iterations of each matrix square root
-            (``'full'`` only). Defaults to 10.
+            (``'full'`` with ``'newton_schulz'`` only). Defaults to 10.
         weight_decay_begin_epoch (int, optional): From this (1-based) epoch
             on, ``loss_weight`` decays with a cosine to 0 at the last epoch,
             as in the authors' code (150 on CIFAR-100). ``None`` keeps it
@@ -102,6 +107,7 @@ class WKDFeatureLoss(nn.Module):
                  grid: int = 1,
                  covariance: str = 'diagonal',
                  eps: float = 1e-5,
+                 sqrt_method: str = 'eigh',
                  num_iter: int = 10,
                  weight_decay_begin_epoch: Optional[int] = None) -> None:
         super().__init__()
@@ -110,11 +116,15 @@ class WKDFeatureLoss(nn.Module):
                              f', got {covariance!r}')
         if eps <= 0:
             raise ValueError(f'eps must be positive, got {eps}')
+        if sqrt_method not in SQRT_METHODS:
+            raise ValueError(f'sqrt_method must be one of {SQRT_METHODS}, '
+                             f'got {sqrt_method!r}')
         self.loss_weight = loss_weight
         self.mean_cov_ratio = mean_cov_ratio
         self.grid = grid
         self.covariance = covariance
         self.eps = eps
+        self.sqrt_method = sqrt_method
         self.num_iter = num_iter
         self.weight_decay_begin_epoch = weight_decay_begin_epoch
 
@@ -151,6 +161,7 @@ class WKDFeatureLoss(nn.Module):
                                                    cov_s.reshape(-1, c, c),
                                                    mu_t.reshape(-1, c),
                                                    cov_t.reshape(-1, c, c),
+                                                   self.sqrt_method,
                                                    self.num_iter)
         weight = cosine_decayed_weight(self.loss_weight,
                                        self.weight_decay_begin_epoch)

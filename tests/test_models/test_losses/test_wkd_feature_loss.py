@@ -158,3 +158,13 @@ def test_in_distiller_with_connector():
     losses['loss_wkd_f'].backward()
     assert proj.conv.conv.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.teachers['teacher'].parameters())
+
+
+def test_full_covariance_at_the_config_shape():
+    # wkd-f-fullcov: rank-deficient covariances (64 channels > 16 positions
+    # here; 256 > 64 in the config) within 1e-3 of the closed form
+    fs, ft = features((2, 64, 4, 4), 8), features((2, 64, 4, 4), 9)
+    got = WKDFeatureLoss(covariance='full')(fs, ft)
+    ref = reference(fs.double().numpy(),
+                    ft.double().numpy(), 1, 2.0, 1e-5, True)
+    assert got.item() == pytest.approx(ref, rel=1e-3)

@@ -102,7 +102,8 @@ def test_diag_equals_full_on_diagonal_covariances():
     np.testing.assert_allclose(d_cov.numpy(), ref, rtol=1e-10)
 
 
-def test_full_gradients():
+@pytest.mark.parametrize('sqrt_method', ['eigh', 'newton_schulz'])
+def test_full_gradients(sqrt_method):
     g = torch.Generator().manual_seed(13)
     a1 = torch.randn(2, 4, 6, generator=g, dtype=torch.float64)
     a2 = torch.randn(2, 4, 6, generator=g, dtype=torch.float64)
@@ -116,8 +117,86 @@ def test_full_gradients():
                                                s1,
                                                torch.zeros_like(m),
                                                s2,
+                                               sqrt_method=sqrt_method,
                                                num_iter=8)
         return mean_term + cov_term
 
     inputs = tuple(t.requires_grad_() for t in (a1, a2, mu))
     assert torch.autograd.gradcheck(w2, inputs)
+
+
+def unbiased_cov(x, eps=1e-5):
+    """``(B, C, k)`` features -> unbiased covariances + eps I, float64."""
+    x = x.double()
+    x = x - x.mean(-1, keepdim=True)
+    eye = torch.eye(x.size(1), dtype=torch.float64)
+    return x @ x.transpose(1, 2) / (x.size(-1) - 1) + eps * eye
+
+
+@pytest.mark.parametrize('channels', [64, 256])
+def test_full_rank_deficient_at_the_config_shapes(channels):
+    # WKD-F full covariance on 8 x 8 maps: rank <= 63, + 1e-5 I (float32
+    # features, as in training)
+    g = torch.Generator().manual_seed(channels)
+    xs = torch.randn(2, channels, 64, generator=g)
+    xt = xs + 0.3 * torch.randn(2, channels, 64, generator=g)
+    s1, s2 = unbiased_cov(xs), unbiased_cov(xt)
+    mu = torch.zeros(2, channels)
+    _, cov_term = gaussian_w2_full(mu, s1.float(), mu, s2.float())
+    assert cov_term.dtype == torch.float32
+    for k in range(2):
+        # the float32 matrices the function saw, in float64
+        a, b = s1[k].float().double().numpy(), s2[k].float().double().numpy()
+        # scipy's sqrtm at 64 channels, the eigenvalues of S1 S2 at 256
+        # (sqrtm takes ~10 s there)
+        ref = (sqrtm_cov_term if channels <= 64 else eig_cov_term)(a, b)
+        assert cov_term[k].item() == pytest.approx(ref, rel=1e-5)
+    # the default Newton-Schulz iterations are off here (why it is not the
+    # default): the test above would fail with it
+    _, ns = gaussian_w2_full(
+        mu, s1, mu, s2, sqrt_method='newton_schulz', num_iter=10)
+    ref = [eig_cov_term(a.numpy(), b.numpy()) for a, b in zip(s1, s2)]
+    assert np.abs(ns.numpy() / ref - 1).max() > 1e-3
+
+
+@pytest.mark.parametrize('sqrt_method,num_iter', [('eigh', 10),
+                                                  ('newton_schulz', 1),
+                                                  ('newton_schulz', 10),
+                                                  ('newton_schulz', 30),
+                                                  ('newton_schulz', 100)])
+@pytest.mark.parametrize('rank', [0, 1, 5, 24])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_full_finite_for_any_rank_and_iterations(sqrt_method, num_iter, rank,
+                                                 dtype):
+    g = torch.Generator().manual_seed(rank)
+    c = 24
+    basis = torch.randn(2, c, max(rank, 1), generator=g)
+    coeff = torch.randn(2, max(rank, 1), 40, generator=g)
+    # data of the given rank (rank 0: constant features)
+    xs = (basis @ coeff if rank else torch.ones(2, c, 40)) + 1.0
+    xt = xs.flip(-1) * 0.5
+    xs = xs.to(dtype).requires_grad_()
+    s1, s2 = unbiased_cov(xs).to(dtype), unbiased_cov(xt).to(dtype)
+    mu = torch.zeros(2, c, dtype=dtype)
+    _, cov_term = gaussian_w2_full(
+        mu, s1, mu, s2, sqrt_method=sqrt_method, num_iter=num_iter)
+    assert torch.isfinite(cov_term).all()
+    cov_term.sum().backward()
+    assert torch.isfinite(xs.grad).all()
+
+
+def test_full_newton_schulz_converges_with_iterations():
+    # well-conditioned matrices: Newton-Schulz reaches the closed form
+    s1, s2 = random_spd(3, 16, 20), random_spd(3, 16, 21)
+    mu = random_means(3, 16, 22)
+    ref = [sqrtm_cov_term(a.numpy(), b.numpy()) for a, b in zip(s1, s2)]
+    for num_iter in (20, 100):
+        _, cov_term = gaussian_w2_full(
+            mu, s1, mu, s2, sqrt_method='newton_schulz', num_iter=num_iter)
+        np.testing.assert_allclose(cov_term.numpy(), ref, rtol=1e-8)
+
+
+def test_full_bad_sqrt_method():
+    s, m = random_spd(1, 3, 23), random_means(1, 3, 24)
+    with pytest.raises(ValueError, match='sqrt_method'):
+        gaussian_w2_full(m, s, m, s, sqrt_method='svd')
