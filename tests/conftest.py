@@ -31,3 +31,49 @@ def smoke_data(tmp_path_factory):
     make_aircraft_style(str(root / 'fgvc_aircraft'))
     make_stanford_cars_style(str(root / 'stanford_cars'))
     return str(root)
+
+
+@pytest.fixture
+def save_with_yacs_config(monkeypatch):
+    """``save(ckpt, path, config)``: ``torch.save`` the dict ``ckpt`` with
+    ``config`` (a nested dict) added under ``'config'`` as a
+    ``yacs.config.CfgNode``, as the Swin-based training code of DAT and ACmix
+    saves its yacs config. A stand-in ``yacs.config`` module exists only
+    while saving; afterwards, for the rest of the test, ``import yacs``
+    fails, as where yacs is not installed.
+    """
+    import sys
+    import types
+
+    import torch
+
+    class CfgNode(dict):
+        """What shapes yacs's pickle: a dict subclass (nested for
+        sub-configs) whose flags live in ``__dict__``."""
+
+        def __init__(self, init_dict: dict):
+            super().__init__({
+                k: CfgNode(v) if isinstance(v, dict) else v
+                for k, v in init_dict.items()
+            })
+            self.__dict__.update({
+                '__immutable__': True,
+                '__deprecated_keys__': set(),
+                '__renamed_keys__': {},
+                '__new_allowed__': False
+            })
+
+    yacs = types.ModuleType('yacs')
+    yacs.config = types.ModuleType('yacs.config')
+    yacs.config.CfgNode = CfgNode
+    CfgNode.__module__, CfgNode.__qualname__ = 'yacs.config', 'CfgNode'
+
+    def save(ckpt: dict, path: str, config: dict) -> None:
+        with monkeypatch.context() as m:
+            m.setitem(sys.modules, 'yacs', yacs)
+            m.setitem(sys.modules, 'yacs.config', yacs.config)
+            torch.save(dict(ckpt, config=CfgNode(config)), path)
+        monkeypatch.setitem(sys.modules, 'yacs', None)
+        monkeypatch.setitem(sys.modules, 'yacs.config', None)
+
+    return save

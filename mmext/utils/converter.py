@@ -7,12 +7,78 @@ they share is reading the source file and the command-line behaviour.
 import argparse
 import re
 import sys
-from typing import (Callable, Dict, Iterable, Mapping, Optional, Sequence,
-                    Tuple)
+from collections import OrderedDict
+from typing import (Any, Callable, Dict, Iterable, Mapping, Optional,
+                    Sequence, Tuple)
 
 import torch
 
-from .compat import CheckpointError, safe_torch_load
+from .compat import TRUST_ENV, CheckpointError, safe_torch_load
+
+
+class _YacsConfigStandIn:
+    """Unpickled in place of ``yacs.config.CfgNode``.
+
+    The DAT and ACmix authors train with Swin's code, which saves its yacs
+    training config (a ``dict`` subclass) under ``'config'`` next to the
+    weights. The converters do not need it, and yacs need not be installed:
+    each node becomes a plain ``OrderedDict`` holding the same entries (the
+    node's flags, such as ``__immutable__``, end up as its attributes).
+    Nothing of yacs is executed.
+    """
+
+    def __new__(cls, *args, **kwargs) -> OrderedDict:
+        return OrderedDict()
+
+
+#: Classes the authors pickle next to their weights -> stand-ins that the
+#: weights-only loader may create instead (without importing the original).
+AUTHOR_PICKLED_CLASSES: Dict[str, type] = {
+    'yacs.config.CfgNode': _YacsConfigStandIn,
+}
+
+LOADING_HELP = (
+    'SRC is read without running pickled code: tensors, containers, '
+    "numbers, strings and mmengine's own types, plus the yacs training "
+    "config that the DAT and ACmix authors' (Swin-based) training code "
+    'saves under "config" (read as plain dicts, so yacs need not be '
+    f'installed). Other pickled objects are refused; set {TRUST_ENV}=1 to '
+    'unpickle a trusted file fully (every pickled class must then be '
+    'importable).')
+
+
+def load_checkpoint(path: str) -> Any:
+    """Read a converter's source checkpoint (the authors' release or
+    training checkpoint, or one of mmext's).
+
+    As :func:`mmext.utils.safe_torch_load` (weights only, unless
+    ``MMEXT_TRUST_CHECKPOINTS=1``), with :data:`AUTHOR_PICKLED_CLASSES`
+    read as stand-ins.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is not a checkpoint, holds refused pickled
+            objects, or (full unpickling) pickles a class of a module that
+            is not installed; the message names the module.
+    """
+    stand_ins = [(cls, name) for name, cls in AUTHOR_PICKLED_CLASSES.items()]
+    try:
+        with torch.serialization.safe_globals(stand_ins):
+            return safe_torch_load(path, map_location='cpu')
+    except CheckpointError as e:
+        missing = e.__cause__
+        if isinstance(missing, ModuleNotFoundError) and missing.name:
+            module = missing.name.split('.')[0]
+            hint = ''
+            if any(name.startswith(module + '.')
+                   for name in AUTHOR_PICKLED_CLASSES):
+                hint = (f', or unset {TRUST_ENV}: the converters read '
+                        f"{module}'s objects without {module}")
+            raise ValueError(
+                f'{path} pickles objects of the module {module!r}, which is '
+                f'not installed ({TRUST_ENV}=1 imports every pickled class); '
+                f'install {module}{hint}') from e
+        raise ValueError(str(e)) from e
 
 
 def load_state_dict(path: str,
@@ -21,8 +87,7 @@ def load_state_dict(path: str,
     """Read ``(state_dict, extra)`` from a released checkpoint.
 
     Args:
-        path: The checkpoint file (loaded with
-            :func:`mmext.utils.safe_torch_load`).
+        path: The checkpoint file (read by :func:`load_checkpoint`).
         container_keys: Keys under which the file may nest its state dict
             (e.g. ``'state_dict'``, ``'model'``); a bare state dict is
             accepted too.
@@ -34,10 +99,7 @@ def load_state_dict(path: str,
         ValueError: ``path`` is not a checkpoint, or holds no state dict of
             tensors.
     """
-    try:
-        ckpt = safe_torch_load(path, map_location='cpu')
-    except CheckpointError as e:
-        raise ValueError(str(e)) from e
+    ckpt = load_checkpoint(path)
     state_dict, extra = ckpt, {}
     if isinstance(ckpt, dict):
         for key in container_keys:
@@ -60,8 +122,10 @@ def load_state_dict(path: str,
 
 
 def src_dst_parser(description: str, src_help: str) -> argparse.ArgumentParser:
-    """An argument parser with the converters' ``SRC DST`` positionals."""
-    parser = argparse.ArgumentParser(description=description)
+    """An argument parser with the converters' ``SRC DST`` positionals;
+    its help ends with how SRC is read (:data:`LOADING_HELP`)."""
+    parser = argparse.ArgumentParser(
+        description=description, epilog=LOADING_HELP)
     parser.add_argument('src', help=src_help)
     parser.add_argument('dst', help='where to write the converted checkpoint')
     return parser
@@ -133,7 +197,8 @@ def check_converted(
 def rename_by_rules(key: str, rules: Iterable[Tuple[str, str]],
                     hint: str) -> str:
     """Rename ``key`` by the first ``(pattern, replacement)`` regex rule
-    that matches it.
+    that matches its beginning (only that match is replaced, so a rule for
+    ``conv1.`` leaves ``layer1.0.conv1.weight``'s inner ``conv1.`` alone).
 
     Raises:
         KeyError: No rule matches; the message names the key and ``hint``
@@ -141,5 +206,5 @@ def rename_by_rules(key: str, rules: Iterable[Tuple[str, str]],
     """
     for pattern, repl in rules:
         if re.match(pattern, key):
-            return re.sub(pattern, repl, key)
+            return re.sub(pattern, repl, key, count=1)
     raise KeyError(f'no mmext counterpart for the key {key!r} ({hint})')

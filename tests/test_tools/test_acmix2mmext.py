@@ -389,3 +389,28 @@ def test_bad_checkpoints(tmp_path, capsys):
     assert acmix2mmext.main([src, str(tmp_path / 'o.pth')]) == 1
     assert 'not an ACmix-Swin checkpoint' in capsys.readouterr().err
     assert not (tmp_path / 'o.pth').exists()
+
+
+def test_training_checkpoint_with_yacs_config(tmp_path, capsys,
+                                              save_with_yacs_config):
+    """A checkpoint of the authors' (Swin) training code pickles their yacs
+    config; it converts without yacs installed, as the released weights
+    do."""
+    authors = authors_model()
+    src = str(tmp_path / 'ckpt_epoch_299.pth')
+    save_with_yacs_config(
+        {'model': authors.state_dict(), 'epoch': 299, 'max_accuracy': 81.9,
+         'lr_scheduler': {'t_initial': 300}, 'optimizer': {}}, src,
+        {'MODEL': {'TYPE': 'swin_acmix', 'SWIN': {'EMBED_DIM': 12}}})
+    dst = str(tmp_path / 'converted.pth')
+    assert acmix2mmext.main([src, dst]) == 0, capsys.readouterr().err
+    model, meta, _ = build_converted(dst)
+    assert meta['source_epoch'] == 299
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(x, mode='tensor'), authors(x), rtol=1e-4, atol=1e-5)
+    with pytest.raises(SystemExit):
+        acmix2mmext.main(['--help'])
+    assert 'yacs need not be installed' in ' '.join(
+        capsys.readouterr().out.split())

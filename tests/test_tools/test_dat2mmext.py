@@ -367,3 +367,27 @@ def test_bad_checkpoints(tmp_path, capsys):
     assert dat2mmext.main([src, str(tmp_path / 'o.pth')]) == 1
     assert 'not a DAT checkpoint' in capsys.readouterr().err
     assert not (tmp_path / 'o.pth').exists()
+
+
+def test_training_checkpoint_with_yacs_config(tmp_path, capsys,
+                                              save_with_yacs_config):
+    """A checkpoint of the authors' training code pickles their yacs config;
+    it converts without yacs installed, as the released weights do."""
+    authors = authors_model(SMALL)
+    src = str(tmp_path / 'ckpt_epoch_299.pth')
+    save_with_yacs_config(
+        {'model': authors.state_dict(), 'epoch': 299, 'max_accuracy': 82.0,
+         'lr_scheduler': {'t_initial': 300}, 'optimizer': {}}, src,
+        {'MODEL': {'TYPE': 'dat', 'DAT': {'DIM_STEM': 16}}})
+    dst = str(tmp_path / 'converted.pth')
+    assert dat2mmext.main([src, dst]) == 0, capsys.readouterr().err
+    model, meta = build_converted(dst)
+    assert meta['source_epoch'] == 299
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(x, mode='tensor'), authors(x), rtol=1e-4, atol=1e-5)
+    with pytest.raises(SystemExit):
+        dat2mmext.main(['--help'])
+    assert 'yacs need not be installed' in ' '.join(
+        capsys.readouterr().out.split())

@@ -5,7 +5,9 @@ the authors' README; the ResNet, SAN and PVT models are listed there as "In
 process", never released) come from Swin's training code
 (``Swin-Transformer/models/swin_transformer_acmix.py``): ``{'model':
 state_dict, ...}`` with the Microsoft Swin key layout (a bare state dict, or
-one with DataParallel's ``module.`` prefix, is accepted too). The result
+one with DataParallel's ``module.`` prefix, is accepted too); training
+checkpoints also hold ``'config'``, their yacs ``CfgNode``, read as plain
+dicts without yacs (see ``--help``). The result
 loads into an mmpretrain ``ImageClassifier`` with an
 ``ACmixSwinTransformer`` backbone, a ``GlobalAveragePooling`` neck and a
 ``LinearClsHead``, and into detectors as a backbone checkpoint

@@ -4,7 +4,8 @@ The checkpoints of LeapLabTHU/DAT at commit 566a593 (``dat_{tiny,small,
 base}_in1k_224.pth``, ``dat_base_in1k_384.pth``) come from Swin's training
 code: ``{'model': state_dict, 'optimizer': ..., 'lr_scheduler': ...,
 'max_accuracy': ..., 'epoch': ..., 'config': ...}`` (a bare state dict is
-accepted too). The result loads into an mmpretrain ``ImageClassifier`` with a
+accepted too); ``config`` is their yacs ``CfgNode``, read as plain dicts
+without yacs (see ``--help``). The result loads into an mmpretrain ``ImageClassifier`` with a
 ``DAT`` backbone, a ``GlobalAveragePooling`` neck and a ``LinearClsHead``;
 the key mapping itself is ``checkpoint_filter_fn`` in
 ``mmext/models/backbones/dat.py``. The window attention's

@@ -17,8 +17,7 @@ from typing import Optional, Sequence
 from mmengine.runner import save_checkpoint
 
 from mmext.models.distillers import extract_student_state_dict
-from mmext.utils import CheckpointError, safe_torch_load
-from mmext.utils.converter import run_cli, src_dst_parser
+from mmext.utils.converter import load_checkpoint, run_cli, src_dst_parser
 
 
 def strip_teacher(src: str, dst: str) -> int:
@@ -30,10 +29,7 @@ def strip_teacher(src: str, dst: str) -> int:
         ValueError: ``src`` is not a checkpoint.
         KeyError: ``src`` holds no ``student.`` weights.
     """
-    try:
-        ckpt = safe_torch_load(src, map_location='cpu')
-    except CheckpointError as e:
-        raise ValueError(str(e)) from e
+    ckpt = load_checkpoint(src)
     state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) \
         else None
     if not isinstance(state_dict, dict):

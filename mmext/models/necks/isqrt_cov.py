@@ -4,6 +4,7 @@
 Matrix Square Root Normalization <https://arxiv.org/abs/1712.01034>`_ (and
 MPN-COV, ICCV 2017); authors' code: jiangtaoxie/fast-MPN-COV.
 """
+import re
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -12,7 +13,7 @@ from mmengine.model import BaseModule
 
 from mmext.ops import isqrt_cov
 from mmext.registry import MODELS
-from mmext.utils.converter import strip_prefix
+from mmext.utils.converter import rename_by_rules, strip_prefix
 
 
 @MODELS.register_module()
@@ -104,6 +105,33 @@ class ISQRTCOVNeck(BaseModule):
         return (out.flatten(1), )
 
 
+#: (pattern, replacement) for the authors' keys, after DataParallel's
+#: ``module.`` is dropped. Released files and GCP_Optimization's use the
+#: ``MPNCOVResNet`` names; checkpoints of fast-MPN-COV's ``main.py`` hold its
+#: ``Newmodel``: ``features`` = ``nn.Sequential`` of the ResNet's children
+#: (0 conv1, 1 bn1, 4-7 layer1-4; when fine-tuning a released model also
+#: 8 layer_reduce, 9 layer_reduce_bn), ``representation`` = ``MPNCOV`` with
+#: the reduction in ``conv_dr_block`` (0 conv, 1 BN) when trained from
+#: scratch, ``classifier`` = the FC layer.
+MPNCOV_RESNET_RULES = (
+    (r'layer_reduce_bn\.', 'neck.reduce.bn.'),
+    (r'layer_reduce\.', 'neck.reduce.conv.'),
+    (r'fc\.', 'head.fc.'),
+    (r'(conv1|bn1|layer[1-4])\.', r'backbone.\1.'),
+    (r'features\.0\.', 'backbone.conv1.'),
+    (r'features\.1\.', 'backbone.bn1.'),
+    (r'features\.4\.', 'backbone.layer1.'),
+    (r'features\.5\.', 'backbone.layer2.'),
+    (r'features\.6\.', 'backbone.layer3.'),
+    (r'features\.7\.', 'backbone.layer4.'),
+    (r'features\.8\.', 'neck.reduce.conv.'),
+    (r'features\.9\.', 'neck.reduce.bn.'),
+    (r'representation\.conv_dr_block\.0\.', 'neck.reduce.conv.'),
+    (r'representation\.conv_dr_block\.1\.', 'neck.reduce.bn.'),
+    (r'classifier\.', 'head.fc.'),
+)
+
+
 def convert_mpncov_resnet(state_dict: Dict[str, torch.Tensor]
                           ) -> Dict[str, torch.Tensor]:
     """Map the authors' ``MPNCOVResNet`` keys to an mmpretrain
@@ -114,24 +142,19 @@ def convert_mpncov_resnet(state_dict: Dict[str, torch.Tensor]
     reduction ``layer_reduce`` / ``layer_reduce_bn`` becomes
     ``neck.reduce.conv`` / ``neck.reduce.bn``; ``fc`` becomes ``head.fc``.
     Both use the row-major upper triangle, so ``fc`` needs no permutation.
-    DataParallel's ``module.`` prefix is dropped.
+    The layout of checkpoints saved by the authors' ``main.py``
+    (``features.N``, ``representation.conv_dr_block``, ``classifier``; see
+    :data:`MPNCOV_RESNET_RULES`) is accepted too, and DataParallel's
+    ``module.`` prefix is dropped wherever ``main.py`` puts it (on the whole
+    model, or ``features.module.`` when only ``features`` is wrapped).
 
     Raises:
         KeyError: a key that belongs to no part of the model.
     """
     out = {}
     for key, value in strip_prefix(state_dict).items():
-        if key.startswith('layer_reduce_bn.'):
-            new = 'neck.reduce.bn.' + key[len('layer_reduce_bn.'):]
-        elif key.startswith('layer_reduce.'):
-            new = 'neck.reduce.conv.' + key[len('layer_reduce.'):]
-        elif key.startswith('fc.'):
-            new = 'head.' + key
-        elif key.split('.')[0] in ('conv1', 'bn1', 'layer1', 'layer2',
-                                   'layer3', 'layer4'):
-            new = 'backbone.' + key
-        else:
-            raise KeyError(f'unexpected key {key!r} in an MPNCOVResNet '
-                           'checkpoint')
+        key = re.sub(r'^features\.module\.', 'features.', key)
+        new = rename_by_rules(key, MPNCOV_RESNET_RULES,
+                              'not an MPNCOVResNet checkpoint')
         out[new] = value
     return out
