@@ -11,8 +11,7 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-import mmext  # noqa: F401  (compatibility fixes and registration)
-from mmext.utils import check_config, safe_torch_load
+import mmext  # noqa: F401  (fixes, registration, the runner's config check)
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from train import build_runner  # noqa: E402
@@ -53,11 +52,10 @@ def main(argv=None):
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    # Fail on a missing or corrupt checkpoint before building anything.
-    safe_torch_load(args.checkpoint, map_location='cpu')
+    # the runner checks the config, this checkpoint included, before it
+    # builds anything (mmext.utils.runner_check)
     cfg.load_from = args.checkpoint
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    check_config(cfg, args.config)
     runner = build_runner(cfg)
     metrics = runner.test()
     if args.out:

@@ -12,8 +12,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
-import mmext  # noqa: F401  (compatibility fixes and registration)
-from mmext.utils import check_config
+import mmext  # noqa: F401  (fixes, registration, the runner's config check)
 
 
 def parse_args(argv=None):
@@ -91,7 +90,8 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    check_config(cfg, args.config)
+    # the runner checks the config (mmext.utils.runner_check) before it
+    # builds anything
     runner = build_runner(cfg)
     runner.train()
     return runner

@@ -2,8 +2,11 @@
 
 Problems that would otherwise surface as a deep traceback (or, worse, train
 on the wrong thing) are reported once, naming the config key and what was
-expected: a value of the wrong type, an unregistered ``type``, a missing data
-root, annotation file or ``load_from`` checkpoint.
+expected: a value of the wrong type, an unregistered ``type`` (mmcv plugin
+entries included), a missing data root, annotation file or ``data_prefix``
+folder, a missing, truncated or non-checkpoint ``load_from`` file.
+
+:mod:`mmext.utils.runner_check` runs these checks for every mmengine runner.
 """
 import difflib
 import os.path as osp
@@ -11,6 +14,8 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DATASETS, MODELS, TRANSFORMS, DefaultScope
+
+from .compat import CheckpointError, safe_torch_load
 
 _NUMBER = (int, float)
 #: Well-known keys and the types they must have (``None`` allowed where the
@@ -89,31 +94,72 @@ def _dataset_nodes(cfg: Config) -> Iterator[Tuple[str, dict]]:
             stack.append((f'{key}.datasets[{i}]', sub))
 
 
+def _local(path: Any) -> bool:
+    """Whether ``path`` is a non-empty local path (not a URL)."""
+    return isinstance(path, str) and bool(path) and '://' not in path
+
+
+def _prefixes(ds: dict) -> Iterator[Tuple[str, str]]:
+    """``(key, folder)`` for each ``data_prefix`` entry of a dataset, joined
+    with ``data_root`` as mmengine's ``BaseDataset`` joins them."""
+    prefix = ds.get('data_prefix')
+    items = prefix.items() if isinstance(prefix, dict) else [(None, prefix)]
+    for name, folder in items:
+        if _local(folder):
+            key = 'data_prefix' + (f'.{name}' if name is not None else '')
+            yield key, _join_root(ds.get('data_root'), folder)
+
+
+def _join_root(root: Any, path: str) -> str:
+    return path if osp.isabs(path) or not _local(root) else osp.join(
+        root, path)
+
+
+def _check_load_from(load_from: Any, filename: Optional[str]) -> None:
+    if not _local(load_from):
+        return
+    if not osp.isfile(osp.expanduser(load_from)):
+        raise FileNotFoundError(
+            f'config key load_from: checkpoint {load_from!r} does not '
+            f'exist{_where(filename)}')
+    try:
+        # 'meta': the structure is unpickled, no tensor data is read
+        checkpoint = safe_torch_load(load_from, map_location='meta')
+    except CheckpointError as e:
+        raise CheckpointError(
+            f'config key load_from: {e}{_where(filename)}') from e
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f'config key load_from: {load_from!r} holds a '
+            f'{type(checkpoint).__name__}, not a checkpoint (a dict of '
+            f'tensors or with a state_dict){_where(filename)}')
+
+
 def check_paths(cfg: Config, filename: Optional[str] = None) -> None:
-    """Raise ``FileNotFoundError`` for a data root, annotation file or
-    ``load_from`` checkpoint that does not exist."""
+    """Raise ``FileNotFoundError`` for a ``load_from`` checkpoint, data
+    root, annotation file or ``data_prefix`` folder that does not exist, and
+    :class:`~mmext.utils.CheckpointError` for a ``load_from`` file that is
+    truncated or not a checkpoint (the checkpoint first: ``tools/test.py``'s
+    main argument)."""
+    _check_load_from(cfg.get('load_from'), filename)
     for key, ds in _dataset_nodes(cfg):
         root = ds.get('data_root')
-        if isinstance(root, str) and root and '://' not in root \
-                and not osp.isdir(root):
+        if _local(root) and not osp.isdir(root):
             raise FileNotFoundError(
                 f'config key {key}.data_root: directory {root!r} does not '
                 f'exist{_where(filename)}. Prepare the dataset there (see '
                 'the config folder README) or override it with '
                 f'--cfg-options {key}.data_root=PATH')
         ann = ds.get('ann_file')
-        if isinstance(ann, str) and ann and '://' not in ann:
-            path = ann if osp.isabs(ann) or not root else osp.join(root, ann)
-            if not osp.isfile(path):
+        if _local(ann) and not osp.isfile(_join_root(root, ann)):
+            raise FileNotFoundError(
+                f'config key {key}.ann_file: file {_join_root(root, ann)!r} '
+                f'does not exist{_where(filename)}')
+        for prefix_key, folder in _prefixes(ds):
+            if not osp.isdir(folder):
                 raise FileNotFoundError(
-                    f'config key {key}.ann_file: file {path!r} does not '
-                    f'exist{_where(filename)}')
-    load_from = cfg.get('load_from')
-    if isinstance(load_from, str) and '://' not in load_from and \
-            not osp.isfile(osp.expanduser(load_from)):
-        raise FileNotFoundError(
-            f'config key load_from: checkpoint {load_from!r} does not '
-            f'exist{_where(filename)}')
+                    f'config key {key}.{prefix_key}: directory {folder!r} '
+                    f'does not exist{_where(filename)}')
 
 
 def _check_type(registry, key: str, node: Any, filename: Optional[str]):
@@ -137,11 +183,26 @@ def _check_type(registry, key: str, node: Any, filename: Optional[str]):
         f'{_where(filename)}')
 
 
+def _plugin_cfgs(node: Any, key: str) -> Iterator[Tuple[str, Any]]:
+    """``(key, cfg)`` of every mmcv plugin entry
+    (``plugins=[dict(cfg=dict(type=...), position=...)]``) under ``node``."""
+    if isinstance(node, dict):
+        for i, plugin in enumerate(node.get('plugins', None) or []):
+            if isinstance(plugin, dict):
+                yield f'{key}.plugins[{i}].cfg', plugin.get('cfg')
+        for name, value in node.items():
+            yield from _plugin_cfgs(value, f'{key}.{name}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _plugin_cfgs(value, f'{key}[{i}]')
+
+
 def check_types(cfg: Config, filename: Optional[str] = None) -> None:
     """Raise :class:`ConfigError` for an unregistered component ``type``.
 
-    Checked: the model and its backbone/neck/head, each dataset and each
-    pipeline transform. Call inside the config's default scope.
+    Checked: the model and its backbone/neck/head, the mmcv plugin entries
+    anywhere in the model, each dataset and each pipeline transform. Call
+    inside the config's default scope.
     """
     model = cfg.get('model')
     _check_type(MODELS, 'model', model, filename)
@@ -149,6 +210,8 @@ def check_types(cfg: Config, filename: Optional[str] = None) -> None:
         for part in ('backbone', 'neck', 'head', 'rpn_head', 'roi_head',
                      'cls_head', 'data_preprocessor'):
             _check_type(MODELS, f'model.{part}', model.get(part), filename)
+    for key, plugin in _plugin_cfgs(model, 'model'):
+        _check_type(MODELS, key, plugin, filename)
     for key, ds in _dataset_nodes(cfg):
         _check_type(DATASETS, key, ds, filename)
         for i, t in enumerate(ds.get('pipeline', None) or []):
