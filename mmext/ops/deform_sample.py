@@ -8,7 +8,10 @@ positions in [-1, 1] with -1 / 1 the centres of the first / last pixel
 (``align_corners=True``); samples outside the map read zeros. The result
 (N, C, Hk, Wk) equals ``F.grid_sample(input, grid, mode='bilinear',
 padding_mode='zeros', align_corners=True)``, which is the pure-PyTorch
-reference and the fallback when mmext's compiled ops are missing.
+reference and the fallback when mmext's compiled ops are missing. Under
+autocast, float16/bfloat16 arguments are computed in float32 and the result
+is float32, as ``F.grid_sample`` under autocast does; outside autocast,
+half-precision arguments are computed in their own precision.
 
 Bad input raises one ``ValueError`` naming the argument and the problem,
 before dispatch, so the compiled kernel and the ``F.grid_sample`` path refuse
@@ -24,18 +27,19 @@ The compiled kernels (``torch.ops.mmext.deform_sample_forward`` /
 ``deform_sample_backward``, C++ with ``at::parallel_for`` and CUDA) compute
 the four corner offsets and weights of a point once and reuse them for all C
 channels (on x86-64 CPUs with AVX2 the forward takes a copy picked at run
-time, for float32 written with AVX2 gathers, 8 points at a time); the CPU
-backward gives each map to one thread, so it writes the
-feature and position gradients without atomics or scratch copies, and it
-reads the incoming gradient through its strides. Benchmark
-(``tools/analysis_tools/benchmark_deform_sample.py``, 2-core CPU, fp32,
-fwd+bwd with a dense incoming gradient, batch 32, DAT-T shapes), op /
-``F.grid_sample``, one run: stage-3 key/value sampling 28.5 / 40.0 ms,
-stage-4 15.6 / 31.9 ms; bias-table sampling (4 channels at HW x Hk*Wk
-points) stage 3 182.6 / 182.6 ms, stage 4 39.8 / 39.6 ms; on the loaded
-machine, 15 interleaved op/reference pairs give median ratios 0.88-0.93
-(stage-3 bias table, four runs) and 0.84 (stage 4). Peak memory equal (the
-same saved tensors and gradients).
+time, for float32 written with AVX2 gathers, 8 points at a time). The CPU
+backward gives each map to one thread (no atomics) and works channels last:
+the map is transposed into a scratch with a zero row that outside corners
+point to, so every point reads and updates whole vectors of channels
+without masks; it computes only the gradients asked for and reads the
+incoming gradient through its strides. Benchmark
+(``tools/analysis_tools/benchmark_deform_sample.py``, fp32, fwd+bwd with a
+dense incoming gradient, batch 32, DAT-T shapes, op and ``F.grid_sample``
+timed side by side), op / ``F.grid_sample`` on a 2-core CPU shared with
+other jobs (load average 9-12), one thread: stage-3 key/value sampling
+0.53, stage 4 0.55; bias-table sampling (4 channels at HW x Hk*Wk points)
+stage 3 0.39, stage 4 0.50 (before: 0.8-2.4). Peak memory equal (the same
+saved tensors and gradients; the per-thread scratch is a few rows).
 
 Fusion: not done, because it does not pay off. Fusing the 1x1 key/value
 projections into the sampling can only save the sampled (N, C, Hk, Wk)
@@ -167,7 +171,21 @@ def deform_sample(input: Tensor, grid: Tensor) -> Tensor:
         ValueError: Naming the argument: a shape, dtype or device that does
             not fit, an empty map, or NaN/Inf values.
     """
+    input, grid = _autocast_inputs(input, grid)
     _check(input, grid)
     if _use_kernel(input.device.type):
         return torch.ops.mmext.deform_sample_forward(input, grid)
     return deform_sample_reference(input, grid)
+
+
+def _autocast_inputs(input: Tensor, grid: Tensor) -> tuple:
+    """Under autocast, float16/bfloat16 arguments as float32: the op then
+    computes (and returns) float32 as ``F.grid_sample`` does under autocast,
+    whose policy it follows. DAT under mixed precision passes float32
+    features with a half-precision grid (the offsets come from a conv)."""
+    if not isinstance(input, Tensor) or not isinstance(grid, Tensor) or \
+            not torch.is_autocast_enabled(input.device.type):
+        return input, grid
+    low = (torch.float16, torch.bfloat16)
+    return (input.float() if input.dtype in low else input,
+            grid.float() if grid.dtype in low else grid)

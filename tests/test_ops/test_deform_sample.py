@@ -199,6 +199,23 @@ def test_low_precision_kernel():
             atol=2e-2)
 
 
+@pytest.mark.parametrize('grid_dtype', [torch.bfloat16, torch.float32])
+def test_autocast_computes_in_float32_like_grid_sample(grid_dtype):
+    """Under autocast the op follows F.grid_sample's policy: half inputs
+    (DAT passes float32 features with a bfloat16 grid from its offset conv)
+    are computed in float32, on both paths."""
+    torch.manual_seed(6)
+    x = torch.randn(2, 4, 6, 5)
+    g = (torch.rand(2, 3, 4, 2) * 2.2 - 1.1).to(grid_dtype)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y_ref = grid_sample(x.to(torch.bfloat16), g)
+        for xi in (x, x.to(torch.bfloat16)):
+            y = deform_sample(xi, g)
+            assert y.dtype == y_ref.dtype == torch.float32
+            torch.testing.assert_close(
+                y, grid_sample(xi.float(), g.float()), rtol=0, atol=1e-6)
+
+
 @needs_ext
 def test_registered_op_and_compile():
     x = torch.randn(2, 3, 4, 4, requires_grad=True)
