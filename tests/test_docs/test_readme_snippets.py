@@ -29,7 +29,8 @@ DOCS = ['README.md'] + sorted(
     for p in glob.glob(osp.join(REPO, 'configs', '*', 'README.md')))
 _PYTHON_BLOCK = re.compile(r'^```python\n(.*?)^```[ \t]*$', re.M | re.S)
 _BASE = re.compile(r'#\s*base:\s*(\S+)\s*$')
-_IMPORT = "custom_imports = dict(imports=['mmext'], allow_failed_imports=False)"
+_IMPORT = ("custom_imports = dict(imports=['mmext'], "
+           'allow_failed_imports=False)')
 
 
 class Block(NamedTuple):
@@ -47,8 +48,8 @@ def _blocks() -> List[Block]:
             line = text.count('\n', 0, m.start()) + 1
             code = m.group(1)
             marker = _BASE.match(code.split('\n', 1)[0])
-            blocks.append(
-                Block(f'{doc}:{line}', code, marker.group(1) if marker else ''))
+            base = marker.group(1) if marker else ''
+            blocks.append(Block(f'{doc}:{line}', code, base))
     return blocks
 
 
