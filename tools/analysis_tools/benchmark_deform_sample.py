@@ -35,8 +35,16 @@ DAT_T_SHAPES = (
 )
 
 
-def peak_memory(fn: Callable[[], object]) -> int:
-    """Peak bytes of CPU tensor memory allocated while ``fn`` runs."""
+def peak_memory(fn: Callable[[], object], device: str = 'cpu') -> int:
+    """Peak bytes of tensor memory allocated while ``fn`` runs (on CUDA:
+    ``torch.cuda.max_memory_allocated`` above what was allocated before)."""
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - base
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
         fn()
     events = [
@@ -51,13 +59,21 @@ def peak_memory(fn: Callable[[], object]) -> int:
     return peak
 
 
-def time_it(fn: Callable[[], object], repeats: int) -> float:
+def time_it(fn: Callable[[], object], repeats: int,
+            device: str = 'cpu') -> float:
     """Median wall time of ``fn`` in seconds (after one warm-up call)."""
+
+    def sync() -> None:
+        if torch.device(device).type == 'cuda':
+            torch.cuda.synchronize(device)
+
     fn()
     times = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
 
@@ -66,7 +82,8 @@ def _fwd_bwd(sample: Callable, x: torch.Tensor,
              g: torch.Tensor) -> Callable[[], None]:
     """Forward and backward with a dense incoming gradient, as inside the
     network (the stride-0 gradient of ``.sum()`` would favour the op)."""
-    grad = torch.randn(x.shape[0], x.shape[1], g.shape[1], g.shape[2])
+    grad = torch.randn(
+        x.shape[0], x.shape[1], g.shape[1], g.shape[2], device=x.device)
 
     def step() -> None:
         xi = x.detach().requires_grad_()
@@ -89,23 +106,24 @@ def reference_sampling() -> Iterator[None]:
 
 
 def bench_op(batch: int = 32, repeats: int = 5,
-             shapes: Sequence[tuple] = DAT_T_SHAPES) -> List[Dict]:
+             shapes: Sequence[tuple] = DAT_T_SHAPES,
+             device: str = 'cpu') -> List[Dict]:
     """One row per shape: time (s) and peak memory (bytes), op vs reference."""
     rows = []
     torch.manual_seed(0)
     for name, groups, c, h, w, hk, wk in shapes:
         n = batch * groups
-        x = torch.randn(n, c, h, w)
-        g = torch.rand(n, hk, wk, 2) * 2.4 - 1.2
+        x = torch.randn(n, c, h, w).to(device)
+        g = (torch.rand(n, hk, wk, 2) * 2.4 - 1.2).to(device)
         op = _fwd_bwd(deform_sample, x, g)
         ref = _fwd_bwd(deform_sample_reference, x, g)
         rows.append(
             dict(
                 name=f'{name} ({n}x{c}x{h}x{w} @ {hk}x{wk})',
-                op_time=time_it(op, repeats),
-                ref_time=time_it(ref, repeats),
-                op_mem=peak_memory(op),
-                ref_mem=peak_memory(ref)))
+                op_time=time_it(op, repeats, device),
+                ref_time=time_it(ref, repeats, device),
+                op_mem=peak_memory(op, device),
+                ref_mem=peak_memory(ref, device)))
     return rows
 
 
@@ -168,9 +186,11 @@ def bench_model(batch: int = 8, repeats: int = 3) -> Dict:
 def run(batch: int = 32,
         repeats: int = 5,
         model: bool = True,
-        model_batch: int = 8) -> List[Dict]:
-    """All rows: op shapes, then (optionally) the whole-model step."""
-    rows = bench_op(batch, repeats)
+        model_batch: int = 8,
+        device: str = 'cpu') -> List[Dict]:
+    """All rows: op shapes on ``device``, then (optionally) the whole-model
+    step (CPU)."""
+    rows = bench_op(batch, repeats, device=device)
     if model:
         rows.append(bench_model(model_batch, max(1, repeats // 2)))
     return rows

@@ -311,7 +311,9 @@ def _report_cov_targets(rows: List[dict]) -> None:
 
 def benchmark_deform_sample(args: argparse.Namespace) -> List[dict]:
     """``deform_sample``: DAT's deformable sampling against F.grid_sample
-    (CPU; the section lives in ``benchmark_deform_sample.py``)."""
+    at DAT-T's stage shapes (batch ``--deform-batch``) on ``--device``, then
+    (CPU only) the fusion headroom and, unless ``--no-deform-model``, a DAT-T
+    training step; the section lives in ``benchmark_deform_sample.py``."""
     import importlib.util
     import os.path as osp
     path = osp.join(osp.dirname(osp.abspath(__file__)),
@@ -320,10 +322,15 @@ def benchmark_deform_sample(args: argparse.Namespace) -> List[dict]:
                                                   path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    rows = module.run(repeats=args.repeat)
+    rows = module.run(
+        batch=args.deform_batch, repeats=args.repeat,
+        model=args.deform_model and args.device == 'cpu', device=args.device)
+    print(f'== deform_sample: fwd + bwd, batch {args.deform_batch}, '
+          f'{args.device} ==')
     print(module.format_rows(rows))
-    print(module.format_headroom(module.bench_fusion_headroom(
-        repeats=args.repeat)))
+    if args.device == 'cpu':
+        print(module.format_headroom(module.bench_fusion_headroom(
+            batch=args.deform_batch, repeats=args.repeat)))
     return rows
 
 
@@ -435,6 +442,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--cov-shape', type=int, nargs=4, action='append',
         metavar=('B', 'C', 'M', 'N'),
         help='cov_sqrt shape(s) instead of the three of the issue')
+    parser.add_argument(
+        '--deform-batch', type=int, default=32,
+        help='deform_sample batch size (default: 32)')
+    parser.add_argument(
+        '--no-deform-model', dest='deform_model', action='store_false',
+        help='deform_sample: skip the DAT-T training step (CPU)')
     parser.add_argument(
         '--acmix-shape', type=int, nargs=3, default=ACMIX_SHAPE,
         metavar=('B', 'H', 'W'),
