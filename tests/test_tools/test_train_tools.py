@@ -112,11 +112,13 @@ def test_resume_after_kill(smoke_data, tmp_path):
     last = (work / 'last_checkpoint').read_text().strip()
     done = int(re.search(r'epoch_(\d+)\.pth', last).group(1))
     assert done < 4, 'the run finished before it could be killed'
-    # Everything a user saved survives: all checkpoints load.
+    # Everything a user saved survives: all checkpoints load. Only the
+    # temporary file of a save the kill interrupted, if any, is removed.
     from mmext.utils import safe_torch_load
+    from mmext.utils.compat import _TEMP_NAME
     for f in work.glob('epoch_*.pth'):
         safe_torch_load(str(f))
-    before = set(os.listdir(work))
+    before = {n for n in os.listdir(work) if not _TEMP_NAME.fullmatch(n)}
 
     out = _run([*args, '--resume'])
     log = out.stdout + out.stderr
@@ -124,7 +126,9 @@ def test_resume_after_kill(smoke_data, tmp_path):
     assert _epochs_trained(log) == list(range(done + 1, 5))
     ckpt = safe_torch_load(str(work / 'epoch_4.pth'))
     assert ckpt['meta']['epoch'] == 4
-    assert before <= set(os.listdir(work))
+    after = set(os.listdir(work))
+    assert before <= after
+    assert not [n for n in after if _TEMP_NAME.fullmatch(n)]
 
 
 def test_torchrun_two_processes_identical_weights(smoke_data, tmp_path):
