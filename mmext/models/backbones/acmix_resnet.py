@@ -7,6 +7,7 @@
 from mmpretrain.models.backbones.resnet import Bottleneck, ResLayer, ResNet
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from ..plugins.acmix import ACmix
 
 
@@ -101,10 +102,7 @@ class ACmixResNet(ResNet):
                  num_heads: int = 4,
                  kernel_conv: int = 3,
                  **kwargs) -> None:
-        if depth not in self.arch_settings:
-            raise KeyError(
-                f'invalid depth {depth} for ACmixResNet, expected one '
-                f'of {sorted(self.arch_settings)}')
+        check_arg(self, 'depth', depth, choices=self.arch_settings)
         # Read by make_res_layer() while ResNet.__init__ builds the stages.
         self._acmix_cfg = dict(
             kernel_att=kernel_att,

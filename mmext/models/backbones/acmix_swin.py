@@ -18,6 +18,7 @@ from torch import Tensor
 
 from mmext.registry import MODELS
 from mmext.utils.converter import rename_by_rules
+from mmext.utils.validation import check_arg
 from ..plugins.acmix import shift_conv_path, shift_kernels
 
 
@@ -166,6 +167,7 @@ class ACmixSwinTransformer(SwinTransformer):
     """
 
     def __init__(self, arch='tiny', kernel_conv: int = 3, **kwargs) -> None:
+        check_arg(self, 'kernel_conv', kernel_conv, int, low=1, odd=True)
         super().__init__(arch=arch, **kwargs)
         for stage in self.stages:
             for block in stage.blocks:

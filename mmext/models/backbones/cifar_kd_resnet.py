@@ -13,6 +13,7 @@ from mmpretrain.models.backbones.resnet import BasicBlock
 from mmpretrain.models.backbones.resnet_cifar import ResNet_CIFAR
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 
 
 @MODELS.register_module()
@@ -60,9 +61,7 @@ class CIFARKDResNet(ResNet_CIFAR):
                  out_indices: Sequence[int] = (2, ),
                  zero_init_residual: bool = False,
                  **kwargs) -> None:
-        assert arch in self.arch_presets, \
-            f'invalid arch {arch!r}, expected one of ' \
-            f'{sorted(self.arch_presets)}'
+        check_arg(self, 'arch', arch, choices=self.arch_presets)
         depth, stem_channels, base_channels = self.arch_presets[arch]
         self.arch = arch
         super().__init__(

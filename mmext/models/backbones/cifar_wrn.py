@@ -14,6 +14,7 @@ from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from ..utils.frozen_stages import FrozenStagesMixin
 
 
@@ -115,10 +116,10 @@ class CIFARWideResNet(FrozenStagesMixin, BaseBackbone):
                      dict(type='Constant', val=1, layer=['_BatchNorm'])
                  ]) -> None:
         super().__init__(init_cfg)
-        if isinstance(arch, str):
-            assert arch in self.arch_settings, \
-                f'invalid arch {arch!r}, expected one of ' \
-                f'{sorted(self.arch_settings)}'
+        check_arg(self, 'arch', arch, dict, choices=self.arch_settings)
+        check_arg(self, 'drop_rate', drop_rate, float, low=0, high=1)
+        check_arg(self, 'frozen_stages', frozen_stages, int, low=-1, high=3)
+        if not isinstance(arch, dict):
             arch = self.arch_settings[arch]
         depth, widen = arch['depth'], arch['widen']
         assert (depth - 4) % 6 == 0, f'depth must be 6n+4, got {depth}'

@@ -25,6 +25,7 @@ from torch import Tensor
 from mmext.ops import deform_sample
 from mmext.registry import MODELS
 from mmext.utils.converter import rename_by_rules
+from mmext.utils.validation import check_arg
 
 
 def reference_points(h: int, w: int, dtype: torch.dtype,
@@ -497,10 +498,16 @@ class DAT(BaseModule):
                  frozen_stages: int = -1,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f'unknown arch {arch!r}, expected one of '
-                                 f'{sorted(self.arch_zoo)} or a dict')
+        check_arg(self, 'arch', arch, dict, choices=self.arch_zoo)
+        check_arg(self, 'img_size', img_size, int, low=1)
+        check_arg(self, 'window_size', window_size, int, low=1)
+        check_arg(self, 'mlp_ratio', mlp_ratio, float, low=0, low_open=True)
+        for name, rate in dict(drop_rate=drop_rate,
+                               attn_drop_rate=attn_drop_rate,
+                               drop_path_rate=drop_path_rate).items():
+            check_arg(self, name, rate, float, low=0, high=1)
+        check_arg(self, 'frozen_stages', frozen_stages, int, low=-1)
+        if not isinstance(arch, Mapping):
             arch = self.arch_zoo[arch]
         required = {'dims', 'depths', 'heads', 'groups', 'stage_spec'}
         if not isinstance(arch, Mapping) or set(arch) != required:

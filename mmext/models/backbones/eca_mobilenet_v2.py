@@ -16,6 +16,7 @@ from mmpretrain.models.backbones.mobilenet_v2 import InvertedResidual
 
 from mmext.registry import MODELS
 from mmext.utils.converter import check_converted, strip_prefix
+from mmext.utils.validation import check_arg
 from ..plugins.eca import ECALayer
 from .eca_resnet import RELEASED
 
@@ -110,6 +111,8 @@ class ECAMobileNetV2(MobileNetV2):
                  eca_gamma: int = 2,
                  eca_b: int = 1,
                  **kwargs) -> None:
+        check_arg(self, 'eca_gamma', eca_gamma, float, low=0, low_open=True)
+        check_arg(self, 'eca_b', eca_b, float)
         num_stages = len(self.arch_settings)
         if eca_kernel_sizes is None:
             sizes = (None, ) * num_stages

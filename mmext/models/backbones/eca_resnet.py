@@ -12,6 +12,7 @@ from mmpretrain.models.backbones.resnet import ResLayer, ResNet
 
 from mmext.registry import MODELS
 from mmext.utils.converter import check_converted, strip_prefix
+from mmext.utils.validation import check_arg
 from ..plugins.eca import ECALayer
 from ..utils.attention_blocks import AttentionBasicBlock, AttentionBottleneck
 
@@ -158,10 +159,9 @@ class ECAResNet(ResNet):
                  eca_gamma: int = 2,
                  eca_b: int = 1,
                  **kwargs) -> None:
-        if depth not in self.arch_settings:
-            raise KeyError(
-                f'invalid depth {depth} for ECAResNet, expected one '
-                f'of {sorted(self.arch_settings)}')
+        check_arg(self, 'depth', depth, choices=self.arch_settings)
+        check_arg(self, 'eca_gamma', eca_gamma, float, low=0, low_open=True)
+        check_arg(self, 'eca_b', eca_b, float)
         num_stages = kwargs.get('num_stages', 4)
         # Read by make_res_layer() while ResNet.__init__ builds the stages.
         self._eca_stage_kernel_sizes = self._resolve_kernel_sizes(

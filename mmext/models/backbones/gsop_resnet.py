@@ -11,6 +11,7 @@ import torch.nn as nn
 from mmpretrain.models.backbones.resnet import ResLayer, ResNet
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from ..utils.attention_blocks import AttentionBottleneck
 
 
@@ -68,10 +69,7 @@ class GSoPResNet(ResNet):
                      type='GSoPChannelBlock', reduced_channels=128),
                  gsop_reduce_strides: Sequence[int] = (2, 1, 1, 1),
                  **kwargs) -> None:
-        if depth not in self.arch_settings:
-            raise KeyError(
-                f'invalid depth {depth} for GSoPResNet, expected one '
-                f'of {sorted(self.arch_settings)}')
+        check_arg(self, 'depth', depth, choices=self.arch_settings)
         num_stages = kwargs.get('num_stages', 4)
         if len(gsop_stages) != num_stages or \
                 len(gsop_reduce_strides) != num_stages:

@@ -18,6 +18,7 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import make_divisible
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from ..utils.frozen_stages import FrozenStagesMixin
 
 
@@ -71,11 +72,13 @@ class MobileNetV1(FrozenStagesMixin, BaseBackbone):
                  ]) -> None:
         super().__init__(init_cfg)
         num_stages = len(self.arch_settings)
+        check_arg(self, 'widen_factor', widen_factor, float, low=0,
+                  low_open=True)
+        check_arg(self, 'frozen_stages', frozen_stages, int, low=-1,
+                  high=num_stages)
         for i in out_indices:
             assert 0 <= i < num_stages, \
                 f'out_indices must be in [0, {num_stages - 1}], got {i}'
-        assert -1 <= frozen_stages <= num_stages, \
-            f'frozen_stages must be in [-1, {num_stages}], got {frozen_stages}'
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval

@@ -16,6 +16,7 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import channel_shuffle
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from ..utils.frozen_stages import FrozenStagesMixin
 
 
@@ -124,6 +125,9 @@ class CIFARShuffleNetV1(FrozenStagesMixin, BaseBackbone):
                      dict(type='Constant', val=1, layer=['_BatchNorm'])
                  ]) -> None:
         super().__init__(init_cfg)
+        check_arg(self, 'groups', groups, int, low=1)
+        check_arg(self, 'stem_channels', stem_channels, int, low=1)
+        check_arg(self, 'frozen_stages', frozen_stages, int, low=-1)
         assert len(stage_channels) == len(stage_blocks), \
             'stage_channels and stage_blocks need one entry per stage'
         for i in out_indices:

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from mmext.registry import MODELS
 from mmext.utils.converter import strip_prefix
+from mmext.utils.validation import check_arg
 
 
 def sinusoid_table(num_positions: int, dims: int) -> Tensor:
@@ -172,9 +173,14 @@ class SoViT(BaseBackbone):
                           bias=0.)
                  ]):
         super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            assert arch in self.arch_zoo, \
-                f'Unknown arch {arch!r}; choose from {set(self.arch_zoo)}'
+        check_arg(self, 'arch', arch, dict, choices=self.arch_zoo)
+        for name, value in dict(img_size=img_size, in_channels=in_channels,
+                                token_channels=token_channels).items():
+            check_arg(self, name, value, int, low=1)
+        check_arg(self, 'drop_rate', drop_rate, float, low=0, high=1)
+        check_arg(self, 'drop_path_rate', drop_path_rate, float, low=0, high=1)
+        check_arg(self, 'frozen_stages', frozen_stages, int, low=-1)
+        if not isinstance(arch, dict):
             arch = self.arch_zoo[arch]
         else:
             essential = {'embed_dims', 'num_layers', 'num_heads', 'mlp_ratio'}

@@ -7,6 +7,7 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 
 
 @MODELS.register_module()
@@ -52,6 +53,10 @@ class ConvBottleneckConnector(BaseModule):
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg)
+        for name, value in dict(in_channels=in_channels,
+                                out_channels=out_channels,
+                                hidden_channels=hidden_channels).items():
+            check_arg(self, name, value, int, low=1)
         self.conv1 = nn.Conv2d(in_channels, hidden_channels, 1)
         self.conv2 = nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1)
         # bias before the norm kept: the authors' conv has one

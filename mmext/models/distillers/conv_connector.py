@@ -6,6 +6,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 
 
 @MODELS.register_module()
@@ -39,6 +40,11 @@ class ConvConnector(BaseModule):
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg)
+        for name, value in dict(in_channels=in_channels,
+                                out_channels=out_channels,
+                                kernel_size=kernel_size,
+                                stride=stride).items():
+            check_arg(self, name, value, int, low=1)
         self.conv = ConvModule(
             in_channels,
             out_channels,

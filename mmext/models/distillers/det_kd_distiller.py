@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from .kd_distiller import GT_LABEL, STUDENT, KDDistiller
 from .method_recorder import MethodCallRecorder
 
@@ -65,6 +66,7 @@ class DetKDDistiller(KDDistiller):
     """
 
     def __init__(self, *args, share_rois: bool = True, **kwargs) -> None:
+        check_arg(self, 'share_rois', share_rois, bool)
         super().__init__(*args, **kwargs)
         self.share_rois = share_rois
         if not share_rois:

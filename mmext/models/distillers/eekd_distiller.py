@@ -21,6 +21,7 @@ from mmengine.logging import print_log
 
 from mmext.registry import MODELS
 from mmext.utils.snapshots import SNAPSHOT_GLOB
+from mmext.utils.validation import check_arg
 from .kd_distiller import STUDENT, KDDistiller
 
 #: Key prefix of the logged mean attention weight of each ensemble member.
@@ -158,11 +159,8 @@ class EEKDDistiller(KDDistiller):
                  feature_module: str = 'neck',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if num_teachers is not None and (isinstance(num_teachers, bool)
-                                         or not isinstance(num_teachers, int)
-                                         or num_teachers < 1):
-            raise ValueError('num_teachers must be None or an int >= 1, '
-                             f'got {num_teachers!r}')
+        check_arg(self, 'num_teachers', num_teachers, int, low=1,
+                  allow_none=True)
         if teacher_ckpts is None:
             if num_teachers is None:
                 raise ValueError('EEKDDistiller needs teacher_ckpts or, '

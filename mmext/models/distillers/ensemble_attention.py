@@ -15,6 +15,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 
 
 @MODELS.register_module()
@@ -48,6 +49,10 @@ class EnsembleAttention(BaseModule):
                  embed_dims: int = 128,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg)
+        for name, value in dict(student_channels=student_channels,
+                                teacher_channels=teacher_channels,
+                                embed_dims=embed_dims).items():
+            check_arg(self, name, value, int, low=1)
         self.embed_dims = embed_dims
         self.proj_student = nn.Sequential(
             nn.Linear(student_channels, embed_dims), nn.ReLU(inplace=True))

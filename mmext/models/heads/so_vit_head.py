@@ -18,6 +18,7 @@ from torch import Tensor
 
 from mmext.ops.cov_sqrt import cross_cov_pool
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 
 
 def sv_power_norm(x: Tensor,
@@ -106,8 +107,11 @@ class SoViTHead(ClsHead):
                      type='TruncNormal', layer='Linear', std=.02, bias=0.),
                  **kwargs):
         super().__init__(init_cfg=init_cfg, **kwargs)
-        if num_classes <= 0:
-            raise ValueError(f'num_classes={num_classes} must be positive')
+        check_arg(self, 'num_classes', num_classes, int, low=1)
+        check_arg(self, 'in_channels', in_channels, int, low=1)
+        check_arg(self, 'alpha', alpha, float)
+        check_arg(self, 'num_iter', num_iter, int, low=1)
+        check_arg(self, 'dropout', dropout, float, low=0, high=1)
         if len(reduced_channels) != 2:
             raise ValueError('reduced_channels must be (C1, C2), but got '
                              f'{reduced_channels}')

@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 
 
 @MODELS.register_module()
@@ -40,8 +41,8 @@ class EnsembleKDLoss(nn.Module):
 
     def __init__(self, tau: float = 5.0, loss_weight: float = 1.0) -> None:
         super().__init__()
-        if tau <= 0:
-            raise ValueError(f'tau must be positive, got {tau}')
+        check_arg(self, 'tau', tau, float, low=0, low_open=True)
+        check_arg(self, 'loss_weight', loss_weight, float)
         self.tau = tau
         self.loss_weight = loss_weight
 

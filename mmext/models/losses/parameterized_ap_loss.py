@@ -35,6 +35,7 @@ from torch import Tensor
 from torch.autograd import Function
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 
 CURVE_NAMES = ('H1', 'H2', 'I1', 'I2', 'I3')
 LOSS_FORMS = ('searched', 'linear', 'sigmoid', 'square')
@@ -363,16 +364,14 @@ class PAPLoss(BaseModule):
         if not use_sigmoid:
             raise ValueError('PAPLoss ranks sigmoid logits without a '
                              'background class: use_sigmoid must be True')
-        if loss_form not in LOSS_FORMS:
-            raise ValueError(f'loss_form must be one of {LOSS_FORMS}, got '
-                             f'{loss_form!r}')
-        if impl not in ('auto', 'sorted', 'dense'):
-            raise ValueError("impl must be 'auto', 'sorted' or 'dense', got "
-                             f'{impl!r}')
+        check_arg(self, 'loss_form', loss_form, choices=LOSS_FORMS)
+        check_arg(self, 'impl', impl, choices=('auto', 'sorted', 'dense'))
+        check_arg(self, 'preset', preset, choices=PAP_PRESETS,
+                  allow_none=True)
+        check_arg(self, 'grad_scale', grad_scale, float, allow_none=True)
+        check_arg(self, 'num_topk', num_topk, int, low=1)
+        check_arg(self, 'loss_weight', loss_weight, float)
         if preset is not None:
-            if preset not in PAP_PRESETS:
-                raise ValueError(f'preset must be one of '
-                                 f'{sorted(PAP_PRESETS)}, got {preset!r}')
             if ctrl_points is not None:
                 raise ValueError('give either preset or ctrl_points, not both')
             ctrl_points = PAP_PRESETS[preset]['ctrl_points']
@@ -403,10 +402,8 @@ class PAPLoss(BaseModule):
         if impl == 'sorted' and not curves:
             raise ValueError(f"impl='sorted' needs a piecewise-linear "
                              f"loss_form, not {loss_form!r}")
-        if int(num_topk) < 1:
-            raise ValueError(f'num_topk must be >= 1, got {num_topk}')
         self.loss_form = loss_form
-        self.num_topk = int(num_topk)
+        self.num_topk = num_topk
         self.impl = 'sorted' if impl == 'auto' and curves else \
             ('dense' if impl == 'auto' else impl)
         self.all_gather = all_gather

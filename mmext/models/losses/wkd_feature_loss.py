@@ -13,6 +13,7 @@ from torch import Tensor
 
 from mmext.ops.cov_sqrt import cov_pool
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from ..utils.gaussian_w2 import (SQRT_METHODS, gaussian_w2_diag,
                                  gaussian_w2_full)
 from .wkd_loss import cosine_decayed_weight
@@ -111,14 +112,13 @@ class WKDFeatureLoss(nn.Module):
                  num_iter: int = 10,
                  weight_decay_begin_epoch: Optional[int] = None) -> None:
         super().__init__()
-        if covariance not in self._COVARIANCES:
-            raise ValueError(f'covariance must be one of {self._COVARIANCES}'
-                             f', got {covariance!r}')
-        if eps <= 0:
-            raise ValueError(f'eps must be positive, got {eps}')
-        if sqrt_method not in SQRT_METHODS:
-            raise ValueError(f'sqrt_method must be one of {SQRT_METHODS}, '
-                             f'got {sqrt_method!r}')
+        check_arg(self, 'loss_weight', loss_weight, float)
+        check_arg(self, 'mean_cov_ratio', mean_cov_ratio, float, low=0)
+        check_arg(self, 'grid', grid, int, low=1)
+        check_arg(self, 'covariance', covariance, choices=self._COVARIANCES)
+        check_arg(self, 'eps', eps, float, low=0, low_open=True)
+        check_arg(self, 'sqrt_method', sqrt_method, choices=SQRT_METHODS)
+        check_arg(self, 'num_iter', num_iter, int, low=1)
         self.loss_weight = loss_weight
         self.mean_cov_ratio = mean_cov_ratio
         self.grid = grid

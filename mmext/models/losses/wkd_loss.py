@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from mmengine.logging import MessageHub
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from ..utils.sinkhorn import sinkhorn
 
 
@@ -107,9 +108,14 @@ class WKDLogitLoss(nn.Module):
                  gamma_decay_begin_epoch: Optional[int] = None,
                  loss_weight: float = 1.0) -> None:
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f'temperature must be positive, got '
-                             f'{temperature}')
+        check_arg(self, 'temperature', temperature, float, low=0,
+                  low_open=True)
+        check_arg(self, 'gamma', gamma, float)
+        check_arg(self, 'kappa', kappa, float, low=0)
+        check_arg(self, 'sinkhorn_lambda', sinkhorn_lambda, float, low=0,
+                  low_open=True)
+        check_arg(self, 'sinkhorn_iters', sinkhorn_iters, int, low=1)
+        check_arg(self, 'loss_weight', loss_weight, float)
         self.temperature = temperature
         self.gamma = gamma
         self.kappa = kappa

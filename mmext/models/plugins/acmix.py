@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 
 
 def coordinate_map(height: int, width: int,
@@ -189,12 +190,15 @@ class ACmix(BaseModule):
                  rate_init: Sequence[float] = (0.5, 0.5),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        for name, value in dict(in_channels=in_channels,
+                                out_channels=out_channels,
+                                num_heads=num_heads, stride=stride).items():
+            check_arg(self, name, value, int, low=1)
+        check_arg(self, 'kernel_att', kernel_att, int, low=1, odd=True)
+        check_arg(self, 'kernel_conv', kernel_conv, int, low=1, odd=True)
         if out_channels % num_heads:
             raise ValueError(f'out_channels ({out_channels}) must be '
                              f'divisible by num_heads ({num_heads})')
-        if kernel_att % 2 == 0 or kernel_conv % 2 == 0:
-            raise ValueError('kernel_att and kernel_conv must be odd, but got '
-                             f'{kernel_att} and {kernel_conv}')
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_att = kernel_att

@@ -11,11 +11,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmext.registry import MODELS
-
-
-def _is_int(value) -> bool:
-    # bool is an int subclass; ``kernel_size=True`` is a typo, not a size.
-    return isinstance(value, int) and not isinstance(value, bool)
+from mmext.utils.validation import check_arg
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
@@ -35,11 +31,9 @@ def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     Returns:
         int: A positive odd kernel size.
     """
-    if not _is_int(channels) or channels < 1:
-        raise ValueError(
-            f'channels must be a positive int, but got {channels!r}')
-    if gamma <= 0:
-        raise ValueError(f'gamma must be positive, but got {gamma!r}')
+    check_arg('eca_kernel_size', 'channels', channels, int, low=1)
+    check_arg('eca_kernel_size', 'gamma', gamma, float, low=0, low_open=True)
+    check_arg('eca_kernel_size', 'b', b, float)
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 else t + 1
 
@@ -84,15 +78,11 @@ class ECALayer(BaseModule):
                  b: int = 1,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if not _is_int(in_channels) or in_channels < 1:
-            raise ValueError(
-                f'in_channels must be a positive int, but got {in_channels!r}')
+        check_arg(self, 'in_channels', in_channels, int, low=1)
+        check_arg(self, 'kernel_size', kernel_size, int, low=1, odd=True,
+                  allow_none=True)
         if kernel_size is None:
             kernel_size = eca_kernel_size(in_channels, gamma, b)
-        elif not _is_int(kernel_size) or kernel_size < 1 \
-                or kernel_size % 2 == 0:
-            raise ValueError('kernel_size must be a positive odd int or None, '
-                             f'but got kernel_size={kernel_size!r}')
         self.in_channels = in_channels
         self.kernel_size = kernel_size
         self.conv = nn.Conv1d(

@@ -15,11 +15,7 @@ from mmengine.model import BaseModule
 
 from mmext.ops import cov_pool
 from mmext.registry import MODELS
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{name} must be a positive int, but got {value!r}')
+from mmext.utils.validation import check_arg
 
 
 class _RowWiseHead(nn.Module):
@@ -59,9 +55,9 @@ class _GSoPBlock(BaseModule):
                  norm_cfg: Dict,
                  init_cfg: Optional[Union[Dict, Sequence[Dict]]]) -> None:
         super().__init__(init_cfg=init_cfg)
-        _positive_int('in_channels', in_channels)
-        _positive_int('reduced_channels', reduced_channels)
-        _positive_int('stride', stride)
+        check_arg(self, 'in_channels', in_channels, int, low=1)
+        check_arg(self, 'reduced_channels', reduced_channels, int, low=1)
+        check_arg(self, 'stride', stride, int, low=1)
         self.in_channels = in_channels
         self.reduce_conv = nn.Conv2d(
             in_channels, reduced_channels, kernel_size=1, stride=stride)
@@ -159,7 +155,7 @@ class GSoPPositionBlock(_GSoPBlock):
                  ) -> None:
         super().__init__(in_channels, reduced_channels, stride, norm_cfg,
                          init_cfg)
-        _positive_int('pool_size', pool_size)
+        check_arg(self, 'pool_size', pool_size, int, low=1)
         self.pool_size = pool_size
         positions = pool_size * pool_size
         self.head = _RowWiseHead(positions, positions, norm_cfg, mid_act=True)

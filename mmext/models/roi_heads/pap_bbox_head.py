@@ -7,6 +7,7 @@ from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor
 
 from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
 from ..losses.parameterized_ap_loss import PAPLoss, QUALITY_MODES
 from ..utils.grad_scale import grad_scale
 
@@ -30,9 +31,7 @@ class PAPShared2FCBBoxHead(Shared2FCBBoxHead):
     """
 
     def __init__(self, *args, reg_input: str = 'giou', **kwargs) -> None:
-        if reg_input not in QUALITY_MODES:
-            raise ValueError(f'reg_input must be one of {QUALITY_MODES}, got '
-                             f'{reg_input!r}')
+        check_arg(self, 'reg_input', reg_input, choices=QUALITY_MODES)
         if not kwargs.pop('reg_decoded_bbox', True):
             raise ValueError('PAPShared2FCBBoxHead compares decoded boxes: '
                              'reg_decoded_bbox must be True')

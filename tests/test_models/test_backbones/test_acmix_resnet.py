@@ -40,7 +40,7 @@ def test_structure(depth, blocks):
             assert block.conv2.num_heads == 4
             assert block.conv2.kernel_att == 7
             assert block.conv2.stride == (2 if stage and not i else 1)
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match='depth=18'):
         ACmixResNet(18)
 
 

@@ -74,9 +74,9 @@ def test_frozen_stages_and_norm_eval(model):
 
 
 def test_bad_arch():
-    with pytest.raises(AssertionError, match='resnet8x4'):
+    with pytest.raises(ValueError, match='resnet8x4'):
         CIFARKDResNet('resnet9')
-    with pytest.raises(AssertionError, match='wrn-40-2'):
+    with pytest.raises(ValueError, match='wrn-40-2'):
         CIFARWideResNet('wrn-10-2')
     with pytest.raises(AssertionError, match='6n\\+4'):
         CIFARWideResNet(dict(depth=18, widen=2))

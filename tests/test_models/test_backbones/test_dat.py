@@ -57,7 +57,7 @@ def test_arch_tables():
     base = DAT('base', img_size=384, window_size=12)
     assert base.stages[2].blocks[1].attn.rpe_table.shape == (16, 47, 47)
     assert base.stages[0].blocks[1].attn.shift_size == 6
-    with pytest.raises(ValueError, match='unknown arch'):
+    with pytest.raises(ValueError, match="arch='huge'"):
         DAT('huge')
     with pytest.raises(ValueError, match='exactly the keys'):
         DAT(dict(dims=(1, 2, 3, 4)))

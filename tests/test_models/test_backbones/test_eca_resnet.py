@@ -74,7 +74,7 @@ def test_bad_kernel_sizes(bad, match):
 
 
 def test_bad_depth():
-    with pytest.raises(KeyError, match='invalid depth 26'):
+    with pytest.raises(ValueError, match='depth=26'):
         ECAResNet(26)
 
 

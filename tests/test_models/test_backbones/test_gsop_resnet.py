@@ -71,7 +71,7 @@ def test_forward_and_position_variant():
 
 
 def test_invalid_arguments():
-    with pytest.raises(KeyError, match='invalid depth'):
+    with pytest.raises(ValueError, match='depth=18'):
         GSoPResNet(depth=18)
     with pytest.raises(ValueError, match='one entry per stage'):
         GSoPResNet(depth=50, gsop_stages=(True, True))

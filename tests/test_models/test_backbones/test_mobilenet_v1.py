@@ -173,5 +173,5 @@ def test_init_cfg_pretrained(tmp_path):
 def test_bad_arguments():
     with pytest.raises(AssertionError, match='out_indices'):
         MobileNetV1(out_indices=(4, ))
-    with pytest.raises(AssertionError, match='frozen_stages'):
+    with pytest.raises(ValueError, match='frozen_stages'):
         MobileNetV1(frozen_stages=5)

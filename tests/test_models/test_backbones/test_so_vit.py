@@ -77,7 +77,7 @@ def test_head_forward_backward_and_freeze():
 
 
 def test_invalid_arch():
-    with pytest.raises(AssertionError):
+    with pytest.raises(ValueError, match="arch='12'"):
         SoViT(arch='12')
 
 

@@ -160,7 +160,7 @@ def test_retinanet_trains_a_step_and_predicts():
 
 
 def test_bad_config():
-    with pytest.raises(ValueError, match='reg_input must be one of'):
+    with pytest.raises(ValueError, match="reg_input='diou'"):
         build(head_cfg(reg_input='diou'))
     cfg = head_cfg()
     cfg.loss_cls = dict(type='FocalLoss', use_sigmoid=True)
