@@ -65,6 +65,25 @@ def test_acmix_memory_section_runs(capsys):
         assert 'ACmix-ResNet-50 / ResNet-50' in capsys.readouterr().out
 
 
+def test_deform_sample_side_by_side_and_targets():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_deform_sample',
+        osp.join(osp.dirname(SCRIPT), 'benchmark_deform_sample.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.bench_op(
+        batch=1, repeats=2, shapes=(('tiny', 2, 3, 5, 5, 4, 4), ))
+    assert rows[0]['op_time'] > 0 and rows[0]['ref_time'] > 0
+    step = dict(name='DAT-T train step', op_time=0.9, ref_time=1.0,
+                op_mem=1, ref_mem=1)
+    met = dict(name='a', op_time=0.2, ref_time=1.0, op_mem=1, ref_mem=1)
+    text = bench.format_targets([met, step])
+    assert 'worst 0.20 (a), target <= 0.5 ok' in text
+    assert 'DAT-T step op / fallback: 0.90, target <= 0.93 ok' in text
+    slow = dict(met, op_time=0.6, op_mem=2)
+    assert bench.format_targets([slow]).count('MISSED') == 2
+
+
 def test_deform_sample_section_batch_and_device_options(capsys):
     """--deform-batch sizes the DAT-T stage shapes, --no-deform-model drops
     the training-step row; both columns agree (op vs F.grid_sample)."""

@@ -4,9 +4,11 @@ Forward+backward time and peak memory at DAT-T's stage-3 and stage-4 shapes
 (batch 32): the key/value sampling (B*G maps of C/G channels at Hk x Wk
 points) and the relative-position-bias sampling (B*G tables of heads/G
 channels at HW x Hk*Wk displacements); plus one DAT-T training step (batch
-8, 224x224) with the op and with ``F.grid_sample``. Importable:
-``tools/analysis_tools/benchmark_ops.py`` can call :func:`run` and
-:func:`format_rows`.
+8, 224x224) with the op and with ``F.grid_sample``. Op and reference are
+timed side by side (alternating calls, medians), and the ratios are checked
+against issue 16's targets (:func:`format_targets`). Importable:
+``tools/analysis_tools/benchmark_ops.py`` calls :func:`run`,
+:func:`format_rows` and :func:`format_targets`.
 
 Usage::
 
@@ -15,9 +17,11 @@ Usage::
 """
 import argparse
 import importlib
+import statistics
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -33,6 +37,10 @@ DAT_T_SHAPES = (
     ('stage4 kv', 6, 128, 7, 7, 7, 7),
     ('stage4 rpe', 6, 4, 13, 13, 49, 49),
 )
+#: Issue 16's targets: fwd+bwd time op / F.grid_sample at every shape, and
+#: the DAT-T training step with the op / with the F.grid_sample fallback.
+OP_TARGET = 0.5
+MODEL_TARGET = 0.93
 
 
 def peak_memory(fn: Callable[[], object], device: str = 'cpu') -> int:
@@ -59,15 +67,19 @@ def peak_memory(fn: Callable[[], object], device: str = 'cpu') -> int:
     return peak
 
 
-def time_it(fn: Callable[[], object], repeats: int,
-            device: str = 'cpu') -> float:
-    """Median wall time of ``fn`` in seconds (after one warm-up call)."""
+def time_it(fn: Callable[[], object],
+            repeats: int,
+            device: str = 'cpu',
+            warmup: bool = True) -> float:
+    """Median wall time of ``fn`` in seconds (after one warm-up call, unless
+    ``warmup`` is False)."""
 
     def sync() -> None:
         if torch.device(device).type == 'cuda':
             torch.cuda.synchronize(device)
 
-    fn()
+    if warmup:
+        fn()
     times = []
     for _ in range(repeats):
         sync()
@@ -76,6 +88,21 @@ def time_it(fn: Callable[[], object], repeats: int,
         sync()
         times.append(time.perf_counter() - start)
     return sorted(times)[len(times) // 2]
+
+
+def time_pair(first: Callable[[], object], second: Callable[[], object],
+              repeats: int, device: str = 'cpu') -> Tuple[float, float]:
+    """Median wall times (s) of two functions timed side by side: after a
+    warm-up call of each, ``repeats`` rounds that call both, in alternating
+    order, so that both see the same load on a shared machine."""
+    first()
+    second()
+    times: Tuple[List[float], List[float]] = ([], [])
+    for i in range(repeats):
+        for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            times[k].append(time_it((first, second)[k], 1, device,
+                                    warmup=False))
+    return (statistics.median(times[0]), statistics.median(times[1]))
 
 
 def _fwd_bwd(sample: Callable, x: torch.Tensor,
@@ -120,8 +147,8 @@ def bench_op(batch: int = 32, repeats: int = 5,
         rows.append(
             dict(
                 name=f'{name} ({n}x{c}x{h}x{w} @ {hk}x{wk})',
-                op_time=time_it(op, repeats, device),
-                ref_time=time_it(ref, repeats, device),
+                **dict(zip(('op_time', 'ref_time'),
+                           time_pair(op, ref, repeats, device))),
                 op_mem=peak_memory(op, device),
                 ref_mem=peak_memory(ref, device)))
     return rows
@@ -173,14 +200,17 @@ def bench_model(batch: int = 8, repeats: int = 3) -> Dict:
         logits = head(backbone(x)[-1].mean((2, 3)))
         torch.nn.functional.cross_entropy(logits, y).backward()
 
-    row = dict(
+    def reference_step() -> None:
+        with reference_sampling():
+            step()
+
+    op_time, ref_time = time_pair(step, reference_step, repeats)
+    return dict(
         name=f'DAT-T train step (batch {batch}, 224x224)',
-        op_time=time_it(step, repeats),
-        op_mem=peak_memory(step))
-    with reference_sampling():
-        row['ref_time'] = time_it(step, repeats)
-        row['ref_mem'] = peak_memory(step)
-    return row
+        op_time=op_time,
+        ref_time=ref_time,
+        op_mem=peak_memory(step),
+        ref_mem=peak_memory(reference_step))
 
 
 def run(batch: int = 32,
@@ -192,7 +222,7 @@ def run(batch: int = 32,
     step (CPU)."""
     rows = bench_op(batch, repeats, device=device)
     if model:
-        rows.append(bench_model(model_batch, max(1, repeats // 2)))
+        rows.append(bench_model(model_batch, repeats))
     return rows
 
 
@@ -225,6 +255,33 @@ def format_rows(rows: Sequence[Dict]) -> str:
     return '\n'.join(lines)
 
 
+def format_targets(rows: Sequence[Dict]) -> str:
+    """The issue's targets against the rows of :func:`run`: fwd+bwd at most
+    :data:`OP_TARGET` x F.grid_sample's time at every shape, no more peak
+    memory, and the DAT-T step at most :data:`MODEL_TARGET` x the step with
+    the F.grid_sample fallback."""
+    ops = [r for r in rows if not r['name'].startswith('DAT-T')]
+    lines = ['targets:']
+    if ops:
+        worst = max(ops, key=lambda r: r['op_time'] / r['ref_time'])
+        ratio = worst['op_time'] / worst['ref_time']
+        lines.append(
+            f'  op / F.grid_sample fwd+bwd: worst {ratio:.2f} '
+            f'({worst["name"]}), target <= {OP_TARGET} '
+            f'{"ok" if ratio <= OP_TARGET else "MISSED"}')
+        memory = max(r['op_mem'] / max(r['ref_mem'], 1) for r in ops)
+        lines.append(f'  peak memory op / F.grid_sample: worst '
+                     f'{memory:.2f}, target <= 1 '
+                     f'{"ok" if memory <= 1 else "MISSED"}')
+    for r in rows:
+        if r['name'].startswith('DAT-T'):
+            ratio = r['op_time'] / r['ref_time']
+            lines.append(
+                f'  DAT-T step op / fallback: {ratio:.2f}, target <= '
+                f'{MODEL_TARGET} {"ok" if ratio <= MODEL_TARGET else "MISSED"}')
+    return '\n'.join(lines)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch', type=int, default=32)
@@ -238,10 +295,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if not ext_available():
         print('mmext._ext is not built: both columns use F.grid_sample')
     print(f'torch threads: {torch.get_num_threads()}')
-    print(
-        format_rows(
-            run(args.batch, args.repeats, not args.no_model,
-                args.model_batch)))
+    rows = run(args.batch, args.repeats, not args.no_model, args.model_batch)
+    print(format_rows(rows))
+    print(format_targets(rows))
     print(format_headroom(bench_fusion_headroom(args.batch, args.repeats)))
 
 

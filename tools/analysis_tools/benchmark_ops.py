@@ -328,6 +328,7 @@ def benchmark_deform_sample(args: argparse.Namespace) -> List[dict]:
     print(f'== deform_sample: fwd + bwd, batch {args.deform_batch}, '
           f'{args.device} ==')
     print(module.format_rows(rows))
+    print(module.format_targets(rows))
     if args.device == 'cpu':
         print(module.format_headroom(module.bench_fusion_headroom(
             batch=args.deform_batch, repeats=args.repeat)))
