@@ -14,6 +14,7 @@ from mmengine.model import BaseModule
 from mmext.ops import isqrt_cov
 from mmext.registry import MODELS
 from mmext.utils.converter import rename_by_rules, strip_prefix
+from mmext.utils.validation import check_arg
 
 
 @MODELS.register_module()
@@ -60,10 +61,10 @@ class ISQRTCOVNeck(BaseModule):
                  init_cfg: Optional[Union[Dict, Sequence[Dict]]] = None
                  ) -> None:
         super().__init__(init_cfg=init_cfg)
-        if isinstance(num_iter, bool) or not isinstance(num_iter, int) \
-                or num_iter < 1:
-            raise ValueError(
-                f'num_iter must be an int >= 1, but got {num_iter!r}')
+        check_arg(self, 'in_channels', in_channels, int, low=1)
+        check_arg(self, 'reduced_channels', reduced_channels, int, low=1,
+                  allow_none=True)
+        check_arg(self, 'num_iter', num_iter, int, low=1)
         self.in_channels = in_channels
         self.num_iter = num_iter
         self.triu = triu
