@@ -17,7 +17,8 @@
 # terminaltables, importlib-metadata + lazy-importer + zipp, modelindex +
 # model-index + ordered-set, mat4py; tomli for Python < 3.11), and the two
 # compiled ones mmdet's structures import (pycocotools, shapely; mmext's
-# detection heads import those), all downloaded with --no-deps for the
+# detection heads import those), setuptools 81 (the last with pkg_resources,
+# which mmengine's Config needs), all downloaded with --no-deps for the
 # target Python; and mmcv 2.1.0 *without* ops, built here from the PyPI sdist
 # with MMCV_WITH_OPS=0 (PyPI has no such wheel; the result is the pure-Python
 # mmcv_lite-2.1.0-py2.py3-none-any.whl, which imports as `mmcv` 2.1.0: mmext
@@ -58,6 +59,9 @@ PKGS=(
   terminaltables==3.1.10 importlib-metadata==10.2.0 lazy-importer==0.1.0
   zipp==4.1.2 modelindex==0.0.2 model-index==0.1.11 ordered-set==4.1.0
   mat4py==0.6.0 pycocotools==2.0.11 shapely==2.2.0
+  # mmengine resolves `mmpretrain::` config paths with pkg_resources, which
+  # setuptools 82 removed: this one shadows a newer one in the check only.
+  setuptools==81.0.0
 )
 if [ "${PYVER#3.}" -lt 11 ]; then PKGS+=(tomli==2.0.1); fi
 PKGS+=("$@")
