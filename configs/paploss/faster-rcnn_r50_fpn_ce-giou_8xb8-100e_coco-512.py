@@ -1,0 +1,9 @@
+# CE + GIoU Faster R-CNN, the authors' protocol (512 x 512, 100 epochs).
+_base_ = [
+    '../_base_/models/faster-rcnn_r50_fpn_ce-giou.py',
+    '../_base_/datasets/coco_detection_512_ssd-augm.py',
+    '../_base_/schedules/schedule_100e_8xb8_steps75-95.py',
+    'mmdet::_base_/default_runtime.py'
+]
+
+optim_wrapper = dict(optimizer=dict(lr=0.04))

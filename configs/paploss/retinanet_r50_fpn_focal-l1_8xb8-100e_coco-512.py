@@ -1,0 +1,9 @@
+# Focal + L1 RetinaNet, the authors' protocol (512 x 512, 100 epochs).
+_base_ = [
+    '../_base_/models/retinanet_r50_fpn_paploss-anchors.py',
+    '../_base_/datasets/coco_detection_512_ssd-augm.py',
+    '../_base_/schedules/schedule_100e_8xb8.py',
+    'mmdet::_base_/default_runtime.py'
+]
+
+optim_wrapper = dict(optimizer=dict(lr=0.016))
