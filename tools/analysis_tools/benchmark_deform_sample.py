@@ -205,6 +205,9 @@ def bench_model(batch: int = 8, repeats: int = 3) -> Dict:
             step()
 
     op_time, ref_time = time_pair(step, reference_step, repeats)
+    # the first profiled step also counts one-time allocations (~100 MiB
+    # more at batch 8), whichever path it takes
+    peak_memory(step)
     return dict(
         name=f'DAT-T train step (batch {batch}, 224x224)',
         op_time=op_time,
