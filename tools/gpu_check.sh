@@ -262,7 +262,7 @@ step_bench_models() {
   cd "$SRC" || return 1
   if [ "$DRY" = 1 ]; then
     "$PY" tools/analysis_tools/benchmark_train_throughput.py --device cpu \
-      --batch 1 --size 64 --steps 1 --warmup 1 --rounds 1
+      --batch 1 --size 64 --steps 1 --warmup 0 --rounds 1
   else
     "$PY" tools/analysis_tools/benchmark_train_throughput.py --device cuda \
       --batch 64 --size 224 --steps 10 --warmup 3 --rounds 2
