@@ -6,3 +6,4 @@ from .losses import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .plugins import *  # noqa: F401,F403
 from .roi_heads import *  # noqa: F401,F403
+from .selfsup import *  # noqa: F401,F403

@@ -141,7 +141,9 @@ def shrink_config(cfg: Config,
         scope: Task family; defaults to ``cfg.default_scope``.
 
     Resize/crop sizes are scaled by the family's factor (``_SIZE_FACTOR``),
-    or by the config's ``smoke_size_factor`` when it sets one.
+    or by the config's ``smoke_size_factor`` when it sets one. A config
+    without ``val_dataloader`` (self-supervised pretraining) only trains;
+    ``AmpOptimWrapper`` becomes ``OptimWrapper`` (AMP needs an accelerator).
     """
     cfg = copy.deepcopy(cfg)
     scope = scope or cfg.get('default_scope', 'mmpretrain')
@@ -150,24 +152,33 @@ def shrink_config(cfg: Config,
     # its own factor with the top-level key ``smoke_size_factor``
     factor = cfg.get('smoke_size_factor', _SIZE_FACTOR.get(scope, 32 / 224))
     cfg.work_dir = work_dir
-    cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
-    cfg.test_evaluator = copy.deepcopy(cfg.val_evaluator)
-    for split in ('train', 'val', 'test'):
+    # self-supervised pretraining configs have no validation
+    evaluated = cfg.get('val_dataloader') is not None
+    splits = ('train', 'val', 'test') if evaluated else ('train', )
+    if evaluated:
+        cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
+        cfg.test_evaluator = copy.deepcopy(cfg.val_evaluator)
+    for split in splits:
         loader = cfg[f'{split}_dataloader']
         loader.batch_size = batch_size
         loader.num_workers = 0
         loader.persistent_workers = False
         _shrink_dataset(loader.dataset, data_dir, factor, num_samples)
-    for split in ('val', 'test'):
+    for split in splits[1:]:
         evaluators = cfg[f'{split}_evaluator']
         for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
             if 'ann_file' in ev:
                 ev['ann_file'] = _reroot(ev['ann_file'], data_dir)
     _drop_pretrained(cfg.model)
     _keep_all_detections(cfg.model)
-    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1,
-                         val_interval=1)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+    if evaluated:
+        cfg.train_cfg['val_interval'] = 1
     cfg.param_scheduler = []
+    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        # mmengine's AMP wrapper needs an accelerator; smoke runs are CPU
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.pop('auto_scale_lr', None)

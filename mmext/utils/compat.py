@@ -37,6 +37,14 @@ Every fix lives here, is applied once by ``import mmext`` and has a test in
    and wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail
    on CPU. Without CUDA, the device is not set, 'nccl' falls back to
    'gloo' (with a warning) and CPU modules get ``device_ids=None``.
+
+4. Hue jitter (mmcv 2.1.0 + NumPy 2).
+   ``mmcv.adjust_hue`` with the pillow backend (mmpretrain's
+   ``ColorJitter``, e.g. the BYOL and UniGrad pipelines) shifts the hue
+   channel by ``np.uint8(hue_factor * 255)``, which NumPy 2 refuses for a
+   negative factor (``OverflowError: Python integer -5 out of bounds for
+   uint8``); NumPy 1 wrapped it modulo 256. The shift is now taken modulo
+   256 explicitly, the same result as NumPy 1 gave.
 """
 import fcntl
 import inspect
@@ -51,6 +59,8 @@ import warnings
 from functools import lru_cache, wraps
 from typing import Any, Callable, List, Optional, Set, Tuple, Union
 
+import mmcv
+import mmcv.image.photometric
 import numpy as np
 import torch
 import mmengine.dist.utils as mmengine_dist_utils
@@ -60,6 +70,7 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import FlexibleRunner, Runner
 from mmengine.runner.checkpoint import CheckpointLoader
+from PIL import Image
 
 TRUST_ENV = 'MMEXT_TRUST_CHECKPOINTS'
 
@@ -360,6 +371,7 @@ def _cleaning_resume(cls: type) -> Callable:
 
 _orig_init_dist_pytorch = mmengine_dist_utils._init_dist_pytorch
 _orig_ddp_init = MMDistributedDataParallel.__init__
+_orig_adjust_hue = mmcv.image.photometric.adjust_hue
 
 
 def _init_dist_pytorch(backend: str, *args, **kwargs) -> None:
@@ -381,6 +393,25 @@ def _ddp_init(self, module: torch.nn.Module, *args, **kwargs) -> None:
     _orig_ddp_init(self, module, *args, **kwargs)
 
 
+def _adjust_hue(img: np.ndarray,
+                hue_factor: float,
+                backend: Optional[str] = None) -> np.ndarray:
+    if backend is None:
+        backend = mmcv.image.photometric.imread_backend
+    if backend != 'pillow' or not -0.5 <= hue_factor <= 0.5 or not (
+            isinstance(img, np.ndarray) and img.ndim in (2, 3)):
+        return _orig_adjust_hue(img, hue_factor, backend)
+    # mmcv's pillow branch with the shift wrapped as NumPy 1 did
+    assert img.dtype == np.uint8, 'Pillow backend only support uint8 type'
+    pil_image = Image.fromarray(img[..., ::-1], mode='RGB')
+    h, s, v = pil_image.convert('HSV').split()
+    np_h = np.array(h, dtype=np.uint8)
+    np_h += np.uint8(int(hue_factor * 255) % 256)
+    pil_image = Image.merge(
+        'HSV', (Image.fromarray(np_h, 'L'), s, v)).convert('RGB')
+    return np.array(pil_image, dtype=img.dtype)[..., ::-1]
+
+
 def apply() -> None:
     """Apply every fix; idempotent."""
     CheckpointLoader.register_scheme(
@@ -391,6 +422,8 @@ def apply() -> None:
         cls.resume = _cleaning_resume(cls)
     mmengine_dist_utils._init_dist_pytorch = _init_dist_pytorch
     MMDistributedDataParallel.__init__ = _ddp_init
+    for module in (mmcv, mmcv.image, mmcv.image.photometric):
+        module.adjust_hue = _adjust_hue
 
 
 apply()

@@ -40,6 +40,8 @@ CASES = {
     'PAPRetinaHead': ({}, 'reg_input', 1),
     'PAPRPNHead': ({}, 'reg_input', None),
     'PAPShared2FCBBoxHead': ({}, 'reg_input', b'giou'),
+    'UniGradLoss': ({}, 'rho', '0.99'),
+    'UniGrad': (dict(backbone={}, neck={}), 'base_momentum', 1.004),
 }
 #: Components whose arguments are all configs of other components.
 CONFIG_ONLY = {'KDDistiller'}

@@ -325,3 +325,23 @@ def test_stale_temporaries_removed_on_save_and_resume(tmp_path):
     assert runner.epoch == 1
     names = set(os.listdir(tmp_path))
     assert stale not in names and user <= names
+
+
+@pytest.mark.parametrize('hue_factor', [-0.3, -0.02, 0.0, 0.1, 0.45])
+def test_hue_jitter_with_negative_factors(hue_factor):
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+
+    import mmcv
+    from mmext.utils import compat
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (9, 7, 3), dtype=np.uint8)  # BGR
+    if hue_factor < 0:
+        # mmcv 2.1.0 alone under NumPy 2
+        with pytest.raises(OverflowError):
+            compat._orig_adjust_hue(img, hue_factor, backend='pillow')
+    out = mmcv.adjust_hue(img, hue_factor, backend='pillow')
+    # torchvision's PIL implementation, on the RGB image
+    ref = np.array(TF.adjust_hue(Image.fromarray(img[..., ::-1]),
+                                 hue_factor))[..., ::-1]
+    np.testing.assert_array_equal(out, ref)

@@ -1,0 +1,3 @@
+from .unigrad import UniGrad
+
+__all__ = ['UniGrad']
