@@ -79,7 +79,11 @@ def get_extensions() -> list:
     cuda_sources = sorted(glob(osp.join(csrc, '**', '*.cu'), recursive=True))
     if not sources:
         return []
-    extra = {'cxx': ['-O2', '-std=c++20']}
+    # -fopenmp: at::parallel_for is a header template whose OpenMP pragma is
+    # ignored without it (the kernels then run on one thread); the runtime
+    # is the libgomp torch already loaded
+    extra = {'cxx': ['-O2', '-std=c++20', '-fopenmp']}
+    link = ['-fopenmp']
     with_cuda = (torch.cuda.is_available()
                  or os.environ.get('FORCE_CUDA', '0') == '1')
     if with_cuda and cuda_sources:
@@ -89,9 +93,16 @@ def get_extensions() -> list:
                 'mmext._ext',
                 sources + cuda_sources,
                 define_macros=[('MMEXT_WITH_CUDA', None)],
-                extra_compile_args=extra)
+                extra_compile_args=extra,
+                extra_link_args=link)
         ]
-    return [CppExtension('mmext._ext', sources, extra_compile_args=extra)]
+    return [
+        CppExtension(
+            'mmext._ext',
+            sources,
+            extra_compile_args=extra,
+            extra_link_args=link)
+    ]
 
 
 if __name__ == '__main__':
