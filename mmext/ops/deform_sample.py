@@ -36,10 +36,15 @@ incoming gradient through its strides. Benchmark
 (``tools/analysis_tools/benchmark_deform_sample.py``, fp32, fwd+bwd with a
 dense incoming gradient, batch 32, DAT-T shapes, op and ``F.grid_sample``
 timed side by side), op / ``F.grid_sample`` on a 2-core CPU shared with
-other jobs (load average 9-12), one thread: stage-3 key/value sampling
-0.53, stage 4 0.55; bias-table sampling (4 channels at HW x Hk*Wk points)
-stage 3 0.39, stage 4 0.50 (before: 0.8-2.4). Peak memory equal (the same
-saved tensors and gradients; the per-thread scratch is a few rows).
+other jobs, one thread (load average 3): stage-3 key/value sampling 0.49,
+stage 4 0.51; bias-table sampling (4 channels at HW x Hk*Wk points) stage 3
+0.41, stage 4 0.37 (issue 16 measured 1.65-2.40 before); under load average
+9-12, 0.39-0.55. With two threads on the loaded machine every OpenMP region
+(the op's and ``F.grid_sample``'s) waits ~8 ms for its second thread, and
+the ratios were 0.43-0.96. The DAT-T training step (batch 8, one thread,
+load 9-12) with the op took 0.87x the step with ``F.grid_sample``. Peak
+memory equal (the same saved tensors and gradients; the per-thread scratch
+is a few rows).
 
 Fusion: not done, because it does not pay off. Fusing the 1x1 key/value
 projections into the sampling can only save the sampled (N, C, Hk, Wk)
