@@ -41,8 +41,10 @@ stage 4 0.51; bias-table sampling (4 channels at HW x Hk*Wk points) stage 3
 0.41, stage 4 0.37 (issue 16 measured 1.65-2.40 before); under load average
 9-12, 0.39-0.55. With two threads on the loaded machine every OpenMP region
 (the op's and ``F.grid_sample``'s) waits ~8 ms for its second thread, and
-the ratios were 0.43-0.96. The DAT-T training step (batch 8, one thread,
-load 9-12) with the op took 0.87x the step with ``F.grid_sample``. Peak
+the ratios were 0.43-0.96. The DAT-T training step (batch 8) with the op
+took 0.97x the step with ``F.grid_sample`` (3.14 / 3.25 s, one thread, load
+1.3; 0.97 with two threads; 0.87 once under load 9-12): the sampling is a
+few percent of the step, so issue 16's 0.93 is not reached. Peak
 memory equal (the same saved tensors and gradients; the per-thread scratch
 is a few rows).
 
