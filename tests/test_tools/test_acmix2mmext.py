@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 
 import mmext  # noqa: F401
@@ -231,6 +232,8 @@ def build_converted(dst):
     arch = backbone['arch']
     dims = (arch['embed_dims'] * 2**(len(arch['depths']) - 1)
             if isinstance(arch, dict) else 768)
+    # earlier tests may leave another default scope current
+    init_default_scope('mmpretrain')
     model = PRETRAIN_MODELS.build(
         dict(
             type='ImageClassifier',
