@@ -1,3 +1,4 @@
 from .so_vit_head import SoViTHead
+from .tcp_head import TCPHead
 
-__all__ = ['SoViTHead']
+__all__ = ['SoViTHead', 'TCPHead']

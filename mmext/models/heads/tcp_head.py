@@ -1,0 +1,431 @@
+"""TCP: temporal-attentive covariance pooling head for 2D video recognizers.
+
+`Temporal-attentive Covariance Pooling Networks for Video Recognition
+<https://arxiv.org/abs/2110.14381>`_ (Gao et al., NeurIPS 2021); authors'
+code: ZilinGao/Temporal-attentive-Covariance-Pooling-Networks-for-Video-
+Recognition at commit abcef01 (``ops/TCP/*.py``, ``ops/models.py``).
+
+The head takes the per-frame maps of a TSN/TSM-style ``Recognizer2D``
+(``(N * T, 2048, H, W)``, the backbone's last stage at stride 1), reduces
+them ``2048 -> 256 -> 128`` (1x1 conv + BN + ReLU each), calibrates them with
+the temporal attention (:class:`TemporalAttention`: TSA from frames ``t - 1``
+and ``t - 2``, TCA from temporal differences, a circular temporal conv, all
+switched off at initialisation), pools one covariance over all ``T H W``
+positions of a video, takes its square root by 3 Newton-Schulz iterations
+(:func:`mmext.ops.isqrt_cov`, shared with iSQRT-COV) and classifies the
+8,256-d upper triangle.
+"""
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmaction.models.heads.base import BaseHead
+from mmcv.cnn import ConvModule, build_norm_layer
+from mmengine.model.weight_init import constant_init, kaiming_init, normal_init
+from torch import Tensor
+
+from mmext.ops import isqrt_cov
+from mmext.ops.tensor_check import check_finite
+from mmext.registry import MODELS
+from mmext.utils.validation import check_arg
+
+#: The authors add 1e-5 to the trace in the pre-normalization (``Sqrtm`` of
+#: their ``MPNCOV.py``, "gzl 2021.01.05"); mmext's op floors it at ``eps``
+#: instead, which differs only for traces below 1e-5.
+TCP_TRACE_EPS = 1e-5
+
+
+def shift_frames(x: Tensor, shift: int, mode: str) -> Tensor:
+    """Frame ``t`` of the result is frame ``t - shift`` of ``x``.
+
+    Args:
+        x (Tensor): ``(V, T, ...)``, videos first, frames second.
+        shift (int): Frames to look back, ``>= 0``.
+        mode (str): What frames ``t < shift`` see: ``'replicate'`` (frame 0,
+            the authors' TSA) or ``'circular'`` (frame ``T + t - shift``,
+            the authors' TCA).
+
+    Returns:
+        Tensor: The same shape as ``x``.
+    """
+    if mode == 'circular':
+        return torch.roll(x, shifts=shift, dims=1)
+    index = (torch.arange(x.size(1), device=x.device) - shift).clamp_min(0)
+    return x.index_select(1, index)
+
+
+def video_isqrt_cov(x: Tensor,
+                    num_segments: int,
+                    num_iter: int = 3,
+                    eps: float = TCP_TRACE_EPS) -> Tensor:
+    """Video-level iSQRT-COV: one covariance over all ``T H W`` positions.
+
+    TCP Eq. (7)-(8) with the authors' ``TCP_level='video'``: the centred
+    covariance of the ``M = T H W`` positions of a video, its square root by
+    ``num_iter`` coupled Newton-Schulz iterations (trace pre-normalization,
+    post-compensation) and the row-major upper triangle. Computed in float32
+    (also under autocast) by :func:`mmext.ops.isqrt_cov`.
+
+    Args:
+        x (Tensor): Frame maps ``(N * T, C, H, W)``, the ``T`` frames of a
+            video consecutive.
+        num_segments (int): Frames per video ``T``.
+        num_iter (int): Newton-Schulz iterations. Defaults to 3.
+        eps (float): Floor of the trace. Defaults to 1e-5.
+
+    Returns:
+        Tensor: ``(N, C (C + 1) / 2)``.
+    """
+    nt, c, h, w = x.shape
+    n = nt // num_segments
+    x = x.reshape(n, num_segments, c, h * w).transpose(1, 2)
+    x = x.reshape(n, c, num_segments * h * w)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return isqrt_cov(x.float(), num_iter, eps=eps)
+
+
+class TemporalSpatialAttention(nn.Module):
+    """TSA: spatial attention of frame ``t`` from frames ``t - 1``, ``t - 2``.
+
+    ``A = softmax_b(phi_1(x_{t-1})^T phi_2(x_{t-2}) / sqrt(C))`` (``HW x HW``,
+    softmax over the positions of frame ``t - 2``), ``out = x + BN(phi_0(x)
+    A^T)`` (TCP Eq. 3-4, the authors' non-local-style ``TSA.py``); frames
+    before the first one are replicated (the authors' padding). The BN's
+    weight starts at zero, so ``out = x`` at initialisation.
+
+    Args:
+        channels (int): Channels ``C``.
+        num_segments (int): Frames per video ``T``.
+        norm_cfg (dict): Norm after the attention. Defaults to BN.
+
+    Shapes:
+        - input: ``(N * T, C, H, W)``
+        - output: ``(N * T, C, H, W)``
+    """
+
+    def __init__(self, channels: int, num_segments: int,
+                 norm_cfg: Dict = dict(type='BN')) -> None:
+        super().__init__()
+        self.num_segments = num_segments
+        self.scale = channels**-0.5
+        self.conv_prev1 = nn.Conv2d(channels, channels, 1)
+        self.conv_prev2 = nn.Conv2d(channels, channels, 1)
+        self.conv_cur = nn.Conv2d(channels, channels, 1)
+        self.norm = build_norm_layer(norm_cfg, channels)[1]
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """MSRA convs, zero BN weight (the attention starts off)."""
+        for conv in (self.conv_prev1, self.conv_prev2, self.conv_cur):
+            kaiming_init(conv, mode='fan_out', nonlinearity='relu')
+        constant_init(self.norm, 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        nt, c, h, w = x.shape
+        frames = x.view(nt // self.num_segments, self.num_segments, c, h, w)
+        prev1 = shift_frames(frames, 1, 'replicate').reshape(nt, c, h, w)
+        prev2 = shift_frames(frames, 2, 'replicate').reshape(nt, c, h, w)
+        query = self.conv_prev1(prev1).flatten(2)  # (NT, C, HW)
+        key = self.conv_prev2(prev2).flatten(2)
+        value = self.conv_cur(x).flatten(2)
+        affinity = torch.bmm(query.transpose(1, 2), key) * self.scale
+        affinity = affinity.softmax(dim=2)  # (NT, HW_t-1, HW_t-2)
+        out = torch.bmm(value, affinity.transpose(1, 2)).view(nt, c, h, w)
+        return x + self.norm(out)
+
+
+class TemporalChannelAttention(nn.Module):
+    """TCA: channel attention from first- and second-order temporal
+    differences of the frames' mean features.
+
+    ``p_t = GAP(x_t)``, ``d1 = p_t - p_{t-1}``, ``d2 = (p_t - p_{t-2}) / 2``
+    (circular in ``t``, as the authors' ``TCA.py``), ``g(d) = sigmoid(W2
+    ReLU(W1 d))`` shared by both (``C -> 4C -> C``), ``out = y (g(d1) +
+    g(d2)) / 2`` (TCP Eq. 5) for the TSA output ``y``.
+
+    Args:
+        channels (int): Channels ``C``.
+        num_segments (int): Frames per video ``T``.
+        ratio (int): Hidden channels ``ratio * C``. Defaults to 4.
+
+    Shapes:
+        - input: ``x`` (differences taken on it) and ``y`` (scaled), both
+          ``(N * T, C, H, W)``
+        - output: ``(N * T, C, H, W)``
+    """
+
+    def __init__(self, channels: int, num_segments: int,
+                 ratio: int = 4) -> None:
+        super().__init__()
+        self.num_segments = num_segments
+        self.fc1 = nn.Conv2d(channels, channels * ratio, 1)
+        self.fc2 = nn.Conv2d(channels * ratio, channels, 1)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """N(0, 0.01) weights, zero biases, as the authors'."""
+        normal_init(self.fc1, std=0.01)
+        normal_init(self.fc2, std=0.01)
+
+    def _gate(self, d: Tensor) -> Tensor:
+        return self.fc2(self.fc1(d).relu()).sigmoid()
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        nt, c = x.shape[:2]
+        p = x.mean(dim=(2, 3), keepdim=True)
+        p = p.view(nt // self.num_segments, self.num_segments, c, 1, 1)
+        d1 = (p - shift_frames(p, 1, 'circular')).reshape(nt, c, 1, 1)
+        d2 = ((p - shift_frames(p, 2, 'circular')) * 0.5).reshape(
+            nt, c, 1, 1)
+        return y * (self._gate(d1) + self._gate(d2)) * 0.5
+
+
+class TemporalAttention(nn.Module):
+    """Temporal-attentive calibration in front of TCP's covariance pooling.
+
+    ``y = TCA(x, TSA(x))``, then a temporal conv over the frames (kernel
+    ``k = T // 2 + 1``, circular), and ``ReLU(x + conv(y))`` (the authors'
+    ``TCP_att_module.py``). The conv's weight and bias start at zero, so the
+    module is the identity on its (non-negative, ReLU) input at
+    initialisation. The circular padding is explicit (``(k - 1) // 2``
+    frames before, ``k // 2`` after), so the output has ``T`` frames for
+    every ``T`` and torch version; the authors pick the padding from a
+    string comparison of the torch version, which gives ``k - 1`` on torch
+    1.10-1.13, 2.0-2.4 and 2.10+ and breaks their forward there.
+
+    Without the temporal conv the output is ``y`` (no shortcut, as the
+    authors' ablation); with no part at all, the identity.
+
+    Args:
+        channels (int): Channels ``C``.
+        num_segments (int): Frames per video ``T``.
+        use_tsa (bool): TSA. Defaults to True.
+        use_tca (bool): TCA. Defaults to True.
+        use_temporal_conv (bool): The temporal conv and shortcut. Defaults
+            to True.
+        norm_cfg (dict): TSA's norm. Defaults to BN.
+
+    Shapes:
+        - input: ``(N * T, C, H, W)``
+        - output: ``(N * T, C, H, W)``
+    """
+
+    def __init__(self,
+                 channels: int,
+                 num_segments: int,
+                 use_tsa: bool = True,
+                 use_tca: bool = True,
+                 use_temporal_conv: bool = True,
+                 norm_cfg: Dict = dict(type='BN')) -> None:
+        super().__init__()
+        self.num_segments = num_segments
+        self.tsa = TemporalSpatialAttention(channels, num_segments,
+                                            norm_cfg) if use_tsa else None
+        self.tca = TemporalChannelAttention(
+            channels, num_segments) if use_tca else None
+        self.kernel_size = num_segments // 2 + 1
+        self.temporal_conv = nn.Conv3d(
+            channels, channels, (self.kernel_size, 1, 1)) \
+            if use_temporal_conv else None
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """Each part's own initialisation; the temporal conv at zero."""
+        for part in (self.tsa, self.tca):
+            if part is not None:
+                part.init_weights()
+        if self.temporal_conv is not None:
+            constant_init(self.temporal_conv, 0)
+
+    def _temporal_conv(self, y: Tensor) -> Tensor:
+        nt, c, h, w = y.shape
+        y = y.view(nt // self.num_segments, self.num_segments, c, h, w)
+        y = y.transpose(1, 2)  # (N, C, T, H, W)
+        k = self.kernel_size
+        y = F.pad(y, (0, 0, 0, 0, (k - 1) // 2, k // 2), mode='circular')
+        y = self.temporal_conv(y)
+        return y.transpose(1, 2).reshape(nt, c, h, w)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.tsa(x) if self.tsa is not None else x
+        if self.tca is not None:
+            y = self.tca(x, y)
+        if self.temporal_conv is None:
+            return y
+        return F.relu(x + self._temporal_conv(y))
+
+
+@MODELS.register_module()
+class TCPHead(BaseHead):
+    """TCP head: reduction, temporal attention, video covariance, iSQRT,
+    classifier.
+
+    ``(N * V * T, in_channels, H, W)`` per-frame maps (``V`` test views of
+    ``T`` frames) -> ``ReLU(BN(Conv1x1))`` to ``inner_channels`` and to
+    ``reduced_channels`` ``d`` -> :class:`TemporalAttention` -> covariance
+    of the ``T H W`` positions of each view -> ``num_iter`` Newton-Schulz
+    iterations -> ``d (d + 1) / 2`` upper triangle (8,256 for ``d = 128``) ->
+    dropout -> linear classifier. At test time the views' scores are fused
+    by ``view_fusion``: ``'max'`` (the authors' ``test_models.py``, after a
+    softmax with ``average_clips='prob'``) or ``'mean'`` (mmaction2's).
+
+    Use with a ``Recognizer2D`` whose ResNet has the last stage at stride 1
+    (``strides=(1, 2, 2, 1)``, a 14 x 14 map at 224 x 224) and with
+    ``num_segments`` equal to the frames sampled per view.
+
+    Args:
+        num_classes (int): Classes.
+        in_channels (int): Channels of the backbone's map. Defaults to 2048.
+        num_segments (int): Frames per view ``T``; sets the temporal conv's
+            kernel ``T // 2 + 1``. Defaults to 8.
+        inner_channels (int): Channels after the first reduction. Defaults
+            to 256.
+        reduced_channels (int): Channels ``d`` pooled. Defaults to 128.
+        num_iter (int): Newton-Schulz iterations. Defaults to 3.
+        use_tsa (bool): Temporal-based spatial attention. Defaults to True.
+        use_tca (bool): Temporal-based channel attention. Defaults to True.
+        use_temporal_conv (bool): Temporal conv with shortcut. Defaults to
+            True.
+        dropout_ratio (float): Dropout before the classifier. Defaults to
+            0.5.
+        init_std (float): Std of the classifier's weight. Defaults to 0.001.
+        view_fusion (str): ``'max'`` or ``'mean'`` over test views.
+            Defaults to ``'max'``.
+        norm_cfg (dict): Norm layers. Defaults to BN.
+        kwargs: :class:`mmaction.models.heads.BaseHead`'s (``loss_cls``,
+            ``average_clips``, ``topk``, ``init_cfg``, ...).
+
+    Shapes:
+        - input: ``(N * V * T, in_channels, H, W)`` with ``num_segs = V T``
+        - output: ``(N * V, num_classes)``
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int = 2048,
+                 num_segments: int = 8,
+                 inner_channels: int = 256,
+                 reduced_channels: int = 128,
+                 num_iter: int = 3,
+                 use_tsa: bool = True,
+                 use_tca: bool = True,
+                 use_temporal_conv: bool = True,
+                 dropout_ratio: float = 0.5,
+                 init_std: float = 0.001,
+                 view_fusion: str = 'max',
+                 norm_cfg: Dict = dict(type='BN'),
+                 **kwargs) -> None:
+        check_arg(self, 'num_classes', num_classes, int, low=1)
+        check_arg(self, 'in_channels', in_channels, int, low=1)
+        check_arg(self, 'num_segments', num_segments, int, low=1)
+        check_arg(self, 'inner_channels', inner_channels, int, low=1)
+        check_arg(self, 'reduced_channels', reduced_channels, int, low=1)
+        check_arg(self, 'num_iter', num_iter, int, low=1)
+        for name, flag in (('use_tsa', use_tsa), ('use_tca', use_tca),
+                           ('use_temporal_conv', use_temporal_conv)):
+            check_arg(self, name, flag, bool)
+        check_arg(self, 'dropout_ratio', dropout_ratio, float, low=0, high=1)
+        check_arg(self, 'init_std', init_std, float, low=0)
+        check_arg(self, 'view_fusion', view_fusion, choices=('max', 'mean'))
+        super().__init__(num_classes, in_channels, **kwargs)
+        self.num_segments = num_segments
+        self.num_iter = num_iter
+        self.view_fusion = view_fusion
+        self.init_std = init_std
+        self.reduce1 = ConvModule(
+            in_channels, inner_channels, 1, bias=False, norm_cfg=norm_cfg)
+        self.reduce2 = ConvModule(
+            inner_channels, reduced_channels, 1, bias=False,
+            norm_cfg=norm_cfg)
+        self.attention = TemporalAttention(
+            reduced_channels, num_segments, use_tsa, use_tca,
+            use_temporal_conv, norm_cfg)
+        self.out_channels = reduced_channels * (reduced_channels + 1) // 2
+        self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio else None
+        self.fc_cls = nn.Linear(self.out_channels, num_classes)
+        self._init_layers()
+
+    def _init_layers(self) -> None:
+        # ConvModule's own init is the authors' (Kaiming fan-out, unit BN)
+        self.reduce1.init_weights()
+        self.reduce2.init_weights()
+        self.attention.init_weights()
+        normal_init(self.fc_cls, std=self.init_std)
+
+    def init_weights(self) -> None:
+        """The authors' initialisation, then ``init_cfg`` (e.g. the
+        reduction layers from an ImageNet GCP checkpoint, ``Pretrained``
+        with ``prefix='cls_head.'``)."""
+        self._init_layers()
+        super().init_weights()
+
+    def _check_input(self, x: Tensor, num_segs: int) -> None:
+        name = type(self).__name__
+        if not isinstance(x, Tensor) or x.dim() != 4 \
+                or x.size(1) != self.in_channels:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x)
+            raise ValueError(
+                f'{name} expects frame maps (N * num_segs, {self.in_channels}'
+                f', H, W) (in_channels={self.in_channels}), but got {shape}')
+        if num_segs % self.num_segments or x.size(0) % num_segs:
+            raise ValueError(
+                f'{name}: {num_segs} frames per sample is not a multiple of '
+                f'num_segments={self.num_segments}: sample num_segments '
+                'frames per view (the pipeline\'s SampleFrames num_clips '
+                'with clip_len=1)')
+        positions = self.num_segments * x.size(2) * x.size(3)
+        if positions < 2:
+            raise ValueError(
+                f'{name}: a video has {positions} position(s) (num_segments='
+                f'{self.num_segments} frames of {x.size(2)} x {x.size(3)}); '
+                'the covariance needs at least 2: raise num_segments or the '
+                'input size (the pipeline\'s crop_size / scale), or keep the '
+                "backbone's last stage at stride 1 (strides=(1, 2, 2, 1))")
+        try:
+            check_finite(name, 'x', x)
+        except ValueError as err:
+            raise ValueError(
+                f'{err}: the backbone output diverged; lower '
+                'optim_wrapper.optimizer.lr or set optim_wrapper.clip_grad '
+                '(the authors clip at max_norm=20)') from None
+
+    def forward(self, x: Tensor, num_segs: Optional[int] = None,
+                **kwargs) -> Tensor:
+        """Class scores of each view.
+
+        Args:
+            x (Tensor): ``(N * num_segs, in_channels, H, W)``.
+            num_segs (int, optional): Frames per sample, ``V * T`` with ``V``
+                views (``Recognizer2D`` passes it). Defaults to
+                ``num_segments``.
+
+        Returns:
+            Tensor: ``(N * V, num_classes)``.
+        """
+        num_segs = self.num_segments if num_segs is None else num_segs
+        self._check_input(x, num_segs)
+        x = self.attention(self.reduce2(self.reduce1(x)))
+        x = video_isqrt_cov(x, self.num_segments, self.num_iter)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.fc_cls(x)
+
+    def average_clip(self, cls_scores: Tensor, num_segs: int = 1) -> Tensor:
+        """Fuse the views' scores ``(N * V, K)`` -> ``(N, K)`` by
+        ``view_fusion`` after ``average_clips`` (``'prob'``: softmax,
+        ``'score'``: raw scores; ``None``: ``(N, V, K)`` unfused)."""
+        if self.average_clips not in ('score', 'prob', None):
+            raise ValueError(
+                f'{type(self).__name__}: average_clips='
+                f'{self.average_clips!r} is invalid; expected one of '
+                "'score', 'prob', None")
+        cls_scores = cls_scores.view((-1, num_segs) + cls_scores.shape[1:])
+        if self.average_clips is None:
+            return cls_scores
+        if self.average_clips == 'prob':
+            cls_scores = F.softmax(cls_scores, dim=2)
+        if self.view_fusion == 'max':
+            return cls_scores.max(dim=1)[0]
+        return cls_scores.mean(dim=1)
+
