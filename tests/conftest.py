@@ -15,12 +15,12 @@ def smoke_data(tmp_path_factory):
 
     Layout mirrors ``data/``: ``imagenet/``, ``coco/``, ``kinetics400/``,
     ``digits/``, ``cifar100/``, ``CUB_200_2011/``, ``fgvc_aircraft/``,
-    ``stanford_cars/``.
+    ``stanford_cars/``, ``VOCdevkit/``.
     """
     from mmext.datasets import (make_aircraft_style, make_cifar100_style,
                                 make_coco_style, make_cub_style, make_digits,
                                 make_imagenet_style, make_kinetics_style,
-                                make_stanford_cars_style)
+                                make_stanford_cars_style, make_voc_style)
     root = tmp_path_factory.mktemp('smoke_data')
     make_imagenet_style(str(root / 'imagenet'))
     make_coco_style(str(root / 'coco'))
@@ -30,6 +30,7 @@ def smoke_data(tmp_path_factory):
     make_cub_style(str(root / 'CUB_200_2011'))
     make_aircraft_style(str(root / 'fgvc_aircraft'))
     make_stanford_cars_style(str(root / 'stanford_cars'))
+    make_voc_style(str(root / 'VOCdevkit'))
     return str(root)
 
 

@@ -68,6 +68,10 @@ def _shrink_dataset(ds: dict, data_dir: str, factor: float,
         ds.pop('times', None)
         _shrink_dataset(ds['dataset'], data_dir, factor, num_samples)
         return
+    if isinstance(ds.get('datasets'), list):  # ConcatDataset (VOC07+12)
+        for sub in ds['datasets']:
+            _shrink_dataset(sub, data_dir, factor, num_samples)
+        return
     if ds.get('type') in _SMOKE_DATASET_TYPES:
         ds['type'] = _SMOKE_DATASET_TYPES[ds['type']]
     for key in ('data_root', 'ann_file', 'data_prefix'):
@@ -75,6 +79,8 @@ def _shrink_dataset(ds: dict, data_dir: str, factor: float,
             ds[key] = _reroot(ds[key], data_dir)
     if isinstance(ds.get('filter_cfg'), dict):
         ds['filter_cfg']['min_size'] = 0
+        if 'bbox_min_size' in ds['filter_cfg']:
+            ds['filter_cfg']['bbox_min_size'] = 0
     ds['indices'] = num_samples
     _shrink_pipeline(ds.get('pipeline', []), factor)
 

@@ -2,11 +2,12 @@
 
 Usage::
 
-    python tools/misc/make_smoke_data.py {imagenet,coco,kinetics,digits,all} \
+    python tools/misc/make_smoke_data.py {imagenet,coco,voc,kinetics,digits,all} \
         [--out data/smoke] [--seed 0]
 
 Writes ``<out>/imagenet`` (mmpretrain CustomDataset tree + meta files),
-``<out>/coco`` (COCO json with boxes and polygons), ``<out>/kinetics400``
+``<out>/coco`` (COCO json with boxes and polygons), ``<out>/VOCdevkit``
+(PASCAL VOC 2007 + 2012 XML), ``<out>/kinetics400``
 (mp4 clips + VideoDataset lists) and ``<out>/digits`` (scikit-learn digits,
 skipped when already complete). See :mod:`mmext.datasets.smoke_data`.
 """
@@ -14,9 +15,13 @@ import argparse
 import os.path as osp
 import sys
 
-TARGETS = ('imagenet', 'coco', 'kinetics', 'digits')
+TARGETS = ('imagenet', 'coco', 'voc', 'kinetics', 'digits')
 SUBDIRS = dict(
-    imagenet='imagenet', coco='coco', kinetics='kinetics400', digits='digits')
+    imagenet='imagenet',
+    coco='coco',
+    voc='VOCdevkit',
+    kinetics='kinetics400',
+    digits='digits')
 
 
 def parse_args(argv=None):
@@ -35,11 +40,12 @@ def main(argv=None) -> dict:
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     if repo not in sys.path:
         sys.path.insert(0, repo)
-    from mmext.datasets import smoke_data
+    from mmext.datasets import make_voc_style, smoke_data
 
     writers = dict(
         imagenet=smoke_data.make_imagenet_style,
         coco=smoke_data.make_coco_style,
+        voc=make_voc_style,
         kinetics=smoke_data.make_kinetics_style,
         digits=smoke_data.make_digits)
     names = TARGETS if args.dataset == 'all' else (args.dataset, )

@@ -7,11 +7,13 @@ from .eca_mobilenet_v2 import ECAMobileNetV2
 from .eca_resnet import ECAResNet
 from .gsop_resnet import GSoPResNet
 from .mobilenet_v1 import MobileNetV1
+from .resnet_last_blocks import ResNetLastBlocks
 from .shufflenet_v1_cifar import CIFARShuffleNetV1
 from .so_vit import SoViT
+from .vgg16_caffe import VGG16Caffe
 
 __all__ = [
     'ACmixResNet', 'ACmixSwinTransformer', 'ECAResNet', 'ECAMobileNetV2',
     'CIFARKDResNet', 'CIFARWideResNet', 'CIFARShuffleNetV1', 'DAT',
-    'GSoPResNet', 'SoViT', 'MobileNetV1'
+    'GSoPResNet', 'SoViT', 'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe'
 ]

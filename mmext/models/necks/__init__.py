@@ -1,3 +1,4 @@
 from .isqrt_cov import ISQRTCOVNeck
+from .mlkp import MLKPNeck
 
-__all__ = ['ISQRTCOVNeck']
+__all__ = ['ISQRTCOVNeck', 'MLKPNeck']

@@ -1,3 +1,8 @@
 from .pap_bbox_head import PAPShared2FCBBoxHead
+from .py_faster_rcnn_bbox_head import (PyFasterRCNNBBoxHead,
+                                       PyFasterRCNNShared2FCBBoxHead)
 
-__all__ = ['PAPShared2FCBBoxHead']
+__all__ = [
+    'PAPShared2FCBBoxHead', 'PyFasterRCNNBBoxHead',
+    'PyFasterRCNNShared2FCBBoxHead'
+]

@@ -1,0 +1,3 @@
+from .orientation_resize import OrientationResize
+
+__all__ = ['OrientationResize']
