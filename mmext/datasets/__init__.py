@@ -11,11 +11,12 @@ from .cub_smoke import (make_aircraft_style, make_cub_style,
 from .smoke_data import (make_coco_style, make_digits, make_imagenet_style,
                          make_kinetics_style)
 from .transforms import OrientationResize
+from .uda_dataset import UDADataset, UDASampler
 from .voc_smoke import make_voc_style
 
 __all__ = [
     'make_imagenet_style', 'make_coco_style', 'make_kinetics_style',
     'make_digits', 'make_cifar100_style', 'SmokeCIFAR100', 'make_cub_style',
     'make_aircraft_style', 'make_stanford_cars_style', 'make_voc_style',
-    'OrientationResize'
+    'OrientationResize', 'UDADataset', 'UDASampler'
 ]

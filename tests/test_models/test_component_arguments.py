@@ -43,6 +43,9 @@ CASES = {
     'PAPShared2FCBBoxHead': ({}, 'reg_input', b'giou'),
     'UniGradLoss': ({}, 'rho', '0.99'),
     'UniGrad': (dict(backbone={}, neck={}), 'base_momentum', 1.004),
+    'DAPL': (dict(clip_cfg=dict(model_name='RN50'), classnames=['a', 'b']),
+             'n_ctx', '16'),
+    'UDADataPreprocessor': ({}, 'pad_size_divisor', '1'),
 }
 #: Components whose arguments are all configs of other components.
 CONFIG_ONLY = {'KDDistiller'}

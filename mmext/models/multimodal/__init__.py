@@ -1,0 +1,3 @@
+from .dapl import DAPL, DAPLPromptLearner, UDADataPreprocessor
+
+__all__ = ['DAPL', 'DAPLPromptLearner', 'UDADataPreprocessor']
