@@ -7,7 +7,7 @@ and registers every component.
 """
 from .utils import compat  # noqa: F401  (applies fixes before anything loads)
 from .utils import runner_check  # noqa: F401,E402  (wraps Runner.__init__)
-from . import datasets, engine, models  # noqa: F401,E402
+from . import datasets, engine, evaluation, models  # noqa: F401,E402
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

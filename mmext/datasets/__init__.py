@@ -15,6 +15,9 @@ from .uda_dataset import UDADataset, UDASampler
 from .voc_smoke import make_voc_style
 
 __all__ = [
+    'EpisodicDataset', 'EpisodicSampler', 'episode_collate', 'sample_episode',
+    'FewShotImageDataset', 'MiniImageNet', 'TieredImageNet', 'CUBFewShot',
+    'FewShotVideoDataset',
     'make_imagenet_style', 'make_coco_style', 'make_kinetics_style',
     'make_digits', 'make_cifar100_style', 'SmokeCIFAR100', 'make_cub_style',
     'make_aircraft_style', 'make_stanford_cars_style', 'make_voc_style',

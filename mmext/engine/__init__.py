@@ -1,1 +1,2 @@
 from .hooks import *  # noqa: F401,F403
+from .few_shot_loops import *  # noqa: F401,F403

@@ -1,1 +1,2 @@
 """Metrics and evaluators."""
+from .metrics import *  # noqa: F401,F403

@@ -1,4 +1,5 @@
 from .backbones import *  # noqa: F401,F403
+from .classifiers import *  # noqa: F401,F403
 from .dense_heads import *  # noqa: F401,F403
 from .distillers import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403

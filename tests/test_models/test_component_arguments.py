@@ -43,9 +43,15 @@ CASES = {
     'PAPShared2FCBBoxHead': ({}, 'reg_input', b'giou'),
     'UniGradLoss': ({}, 'rho', '0.99'),
     'UniGrad': (dict(backbone={}, neck={}), 'base_momentum', 1.004),
+    'PrototypeHead': ({}, 'metric', 'euclidean'),
+    'LogisticRegressionHead': ({}, 'max_iter', 100.0),
+    'EpisodicClassifier': (dict(backbone={}), 'neck', 'gap'),
     'DAPL': (dict(clip_cfg=dict(model_name='RN50'), classnames=['a', 'b']),
              'n_ctx', '16'),
     'UDADataPreprocessor': ({}, 'pad_size_divisor', '1'),
+    'PrototypeHead': ({}, 'metric', 'euclidean'),
+    'LogisticRegressionHead': ({}, 'max_iter', 100.0),
+    'EpisodicClassifier': (dict(backbone={}), 'neck', 'gap'),
 }
 #: Components whose arguments are all configs of other components.
 CONFIG_ONLY = {'KDDistiller'}

@@ -1,4 +1,6 @@
+from .logistic_regression_head import LogisticRegressionHead
+from .prototype_head import PrototypeHead
 from .so_vit_head import SoViTHead
 from .tcp_head import TCPHead
 
-__all__ = ['SoViTHead', 'TCPHead']
+__all__ = ['LogisticRegressionHead', 'PrototypeHead', 'SoViTHead', 'TCPHead']

@@ -1,0 +1,3 @@
+from .episodic_classifier import EpisodicClassifier
+
+__all__ = ['EpisodicClassifier']
