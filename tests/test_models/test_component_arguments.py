@@ -49,9 +49,6 @@ CASES = {
     'DAPL': (dict(clip_cfg=dict(model_name='RN50'), classnames=['a', 'b']),
              'n_ctx', '16'),
     'UDADataPreprocessor': ({}, 'pad_size_divisor', '1'),
-    'PrototypeHead': ({}, 'metric', 'euclidean'),
-    'LogisticRegressionHead': ({}, 'max_iter', 100.0),
-    'EpisodicClassifier': (dict(backbone={}), 'neck', 'gap'),
 }
 #: Components whose arguments are all configs of other components.
 CONFIG_ONLY = {'KDDistiller'}
