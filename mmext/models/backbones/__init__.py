@@ -3,6 +3,8 @@ from .acmix_swin import ACmixSwinTransformer
 from .cifar_kd_resnet import CIFARKDResNet
 from .cifar_wrn import CIFARWideResNet
 from .dat import DAT
+from .deepbdc_resnet12 import DeepBDCResNet12
+from .deepbdc_resnet18 import DeepBDCResNet18
 from .eca_mobilenet_v2 import ECAMobileNetV2
 from .eca_resnet import ECAResNet
 from .gsop_resnet import GSoPResNet
@@ -15,5 +17,6 @@ from .vgg16_caffe import VGG16Caffe
 __all__ = [
     'ACmixResNet', 'ACmixSwinTransformer', 'ECAResNet', 'ECAMobileNetV2',
     'CIFARKDResNet', 'CIFARWideResNet', 'CIFARShuffleNetV1', 'DAT',
-    'GSoPResNet', 'SoViT', 'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe'
+    'GSoPResNet', 'SoViT', 'DeepBDCResNet12', 'DeepBDCResNet18',
+    'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe'
 ]

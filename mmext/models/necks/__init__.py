@@ -1,4 +1,5 @@
+from .deepbdc import BDCPooling
 from .isqrt_cov import ISQRTCOVNeck
 from .mlkp import MLKPNeck
 
-__all__ = ['ISQRTCOVNeck', 'MLKPNeck']
+__all__ = ['BDCPooling', 'ISQRTCOVNeck', 'MLKPNeck']
