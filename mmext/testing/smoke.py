@@ -28,6 +28,12 @@ _SMOKE_DATASET_TYPES = {'CIFAR100': 'SmokeCIFAR100'}
 #: Model keys naming optional files (checkpoints, precomputed matrices) that
 #: do not exist in smoke runs; set to None (a path or a list of paths).
 _OPTIONAL_FILE_KEYS = ('teacher_ckpt', 'cost_matrix_file', 'teacher_ckpts')
+#: Few-shot class splits (:mod:`mmext.datasets.few_shot_splits`): smoke runs
+#: read the digits' train/val class folders instead (10 classes each).
+_FEW_SHOT_SPLIT_TYPES = ('FewShotImageDataset', 'MiniImageNet',
+                         'TieredImageNet', 'CUBFewShot')
+#: Episodes per epoch of EpisodicDataset, and per meta-test, in smoke runs.
+_SMOKE_EPISODES = (2, 5)
 
 
 def _reroot(value: Any, data_dir: str) -> Any:
@@ -64,6 +70,20 @@ def _shrink_pipeline(pipeline: list, factor: float) -> None:
 
 def _shrink_dataset(ds: dict, data_dir: str, factor: float,
                     num_samples: int) -> None:
+    if ds.get('type') == 'EpisodicDataset':  # episodes of the whole split
+        ds['num_episodes'] = min(ds.get('num_episodes', 1), _SMOKE_EPISODES[0])
+        _shrink_dataset(ds['dataset'], data_dir, factor, None)
+        return
+    if ds.get('type') in _FEW_SHOT_SPLIT_TYPES:
+        split = ds.get('split', 'train')
+        ds.update(
+            data_root=osp.join(data_dir, 'digits'),
+            split_format='folder',
+            split='train' if split == 'train' else 'val')
+        if num_samples is not None:
+            ds['indices'] = num_samples
+        _shrink_pipeline(ds.get('pipeline', []), factor)
+        return
     if isinstance(ds.get('dataset'), dict):  # a wrapper: shrink the inner one
         ds.pop('times', None)
         _shrink_dataset(ds['dataset'], data_dir, factor, num_samples)
@@ -81,8 +101,23 @@ def _shrink_dataset(ds: dict, data_dir: str, factor: float,
         ds['filter_cfg']['min_size'] = 0
         if 'bbox_min_size' in ds['filter_cfg']:
             ds['filter_cfg']['bbox_min_size'] = 0
-    ds['indices'] = num_samples
+    if num_samples is not None:
+        ds['indices'] = num_samples
     _shrink_pipeline(ds.get('pipeline', []), factor)
+
+
+def _shrink_meta_loops(cfg: Config) -> set:
+    """Few-shot meta-tests (``MetaValLoop``): a few episodes, the test loop
+    the same as the validation; returns the splits whose loaders must keep
+    every sample (episodes are drawn from the whole split)."""
+    val_cfg = cfg.get('val_cfg') or {}
+    if val_cfg.get('type') != 'MetaValLoop':
+        return set()
+    val_cfg['num_episodes'] = min(
+        val_cfg.get('num_episodes', 2000), _SMOKE_EPISODES[1])
+    val_cfg['num_runs'] = 1
+    cfg.test_cfg = dict(copy.deepcopy(val_cfg), type='MetaTestLoop')
+    return {'val', 'test'}
 
 
 def _drop_pretrained(node: Any) -> None:
@@ -164,12 +199,14 @@ def shrink_config(cfg: Config,
     if evaluated:
         cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
         cfg.test_evaluator = copy.deepcopy(cfg.val_evaluator)
+    whole_splits = _shrink_meta_loops(cfg) if evaluated else set()
     for split in splits:
         loader = cfg[f'{split}_dataloader']
         loader.batch_size = batch_size
         loader.num_workers = 0
         loader.persistent_workers = False
-        _shrink_dataset(loader.dataset, data_dir, factor, num_samples)
+        _shrink_dataset(loader.dataset, data_dir, factor,
+                        None if split in whole_splits else num_samples)
     for split in splits[1:]:
         evaluators = cfg[f'{split}_evaluator']
         for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
@@ -177,7 +214,12 @@ def shrink_config(cfg: Config,
                 ev['ann_file'] = _reroot(ev['ann_file'], data_dir)
     _drop_pretrained(cfg.model)
     _keep_all_detections(cfg.model)
-    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
+    # episodic training keeps its loop (it checks the episodic dataset)
+    train_loop = cfg.train_cfg.get('type', 'EpochBasedTrainLoop')
+    cfg.train_cfg = dict(
+        type=train_loop if train_loop == 'MetaTrainLoop' else
+        'EpochBasedTrainLoop',
+        max_epochs=1)
     if evaluated:
         cfg.train_cfg['val_interval'] = 1
     cfg.param_scheduler = []
