@@ -15,12 +15,16 @@ def smoke_data(tmp_path_factory):
 
     Layout mirrors ``data/``: ``imagenet/``, ``coco/``, ``kinetics400/``,
     ``digits/``, ``cifar100/``, ``CUB_200_2011/``, ``fgvc_aircraft/``,
-    ``stanford_cars/``, ``VOCdevkit/``.
+    ``stanford_cars/``, ``VOCdevkit/``, ``office_home/``, ``visda17/``,
+    ``domainnet/``.
     """
     from mmext.datasets import (make_aircraft_style, make_cifar100_style,
                                 make_coco_style, make_cub_style, make_digits,
                                 make_imagenet_style, make_kinetics_style,
                                 make_stanford_cars_style, make_voc_style)
+    from mmext.datasets.uda_smoke import (make_mini_domainnet_style,
+                                          make_office_home_style,
+                                          make_visda17_style)
     root = tmp_path_factory.mktemp('smoke_data')
     make_imagenet_style(str(root / 'imagenet'))
     make_coco_style(str(root / 'coco'))
@@ -31,6 +35,9 @@ def smoke_data(tmp_path_factory):
     make_aircraft_style(str(root / 'fgvc_aircraft'))
     make_stanford_cars_style(str(root / 'stanford_cars'))
     make_voc_style(str(root / 'VOCdevkit'))
+    make_office_home_style(str(root / 'office_home'))
+    make_visda17_style(str(root / 'visda17'))
+    make_mini_domainnet_style(str(root / 'domainnet'))
     return str(root)
 
 

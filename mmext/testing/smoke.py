@@ -92,6 +92,11 @@ def _shrink_dataset(ds: dict, data_dir: str, factor: float,
         for sub in ds['datasets']:
             _shrink_dataset(sub, data_dir, factor, num_samples)
         return
+    if isinstance(ds.get('target'), dict):  # UDADataset: source + target
+        for key in ('source', 'target'):
+            if isinstance(ds.get(key), dict):
+                _shrink_dataset(ds[key], data_dir, factor, num_samples)
+        return
     if ds.get('type') in _SMOKE_DATASET_TYPES:
         ds['type'] = _SMOKE_DATASET_TYPES[ds['type']]
     for key in ('data_root', 'ann_file', 'data_prefix'):
@@ -145,6 +150,45 @@ def _drop_pretrained(node: Any) -> None:
     elif isinstance(node, (list, tuple)):
         for v in node:
             _drop_pretrained(v)
+
+
+#: the tiny open_clip towers of smoke runs (the text context stays 77 tokens,
+#: which prompt learners such as DAPL's fill)
+_TINY_OPEN_CLIP_TEXT = dict(
+    context_length=77, vocab_size=49408, width=32, heads=2, layers=1)
+
+
+def _tiny_open_clip(node: Any, factor: float) -> None:
+    """Make every open_clip model (a ``clip_cfg`` dict with ``model_name``,
+    e.g. DAPL's) a tiny one of the same family (modified ResNet or ViT) for
+    the shrunk images; its pretrained weights were dropped already."""
+    if isinstance(node, dict):
+        clip = node.get('clip_cfg')
+        if isinstance(clip, dict) and isinstance(clip.get('model_name'), str):
+            import open_clip
+            base = open_clip.get_model_config(clip['model_name']) or {}
+            vision = base.get('vision_cfg', {})
+            size = _shrink_size(vision.get('image_size', 224), factor)
+            if vision.get('patch_size'):
+                vision = dict(
+                    image_size=size,
+                    patch_size=vision['patch_size'],
+                    layers=1,
+                    width=32,
+                    head_width=16)
+            else:
+                vision = dict(
+                    image_size=size, layers=[1, 1, 1, 1], width=8,
+                    patch_size=None)
+            clip.update(
+                embed_dim=32,
+                vision_cfg=vision,
+                text_cfg=dict(_TINY_OPEN_CLIP_TEXT))
+        for v in node.values():
+            _tiny_open_clip(v, factor)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _tiny_open_clip(v, factor)
 
 
 def _keep_all_detections(node: Any) -> None:
@@ -213,6 +257,7 @@ def shrink_config(cfg: Config,
             if 'ann_file' in ev:
                 ev['ann_file'] = _reroot(ev['ann_file'], data_dir)
     _drop_pretrained(cfg.model)
+    _tiny_open_clip(cfg.model, factor)
     _keep_all_detections(cfg.model)
     # episodic training keeps its loop (it checks the episodic dataset)
     train_loop = cfg.train_cfg.get('type', 'EpochBasedTrainLoop')
