@@ -22,6 +22,7 @@ CASES = {
     'ISQRTCOVNeck': ({}, 'in_channels', '2048'),
     'SoViTHead': (dict(num_classes=10), 'in_channels', '384'),
     'TCPHead': (dict(num_classes=10), 'num_segments', '8'),
+    'PreActResNet': ({}, 'depth', '152'),
     'ECALayer': ({}, 'in_channels', '64'),
     'GSoPChannelBlock': (dict(in_channels=64), 'reduced_channels', '128'),
     'GSoPPositionBlock': (dict(in_channels=64), 'pool_size', 8.0),

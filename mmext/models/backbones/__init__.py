@@ -9,6 +9,7 @@ from .eca_mobilenet_v2 import ECAMobileNetV2
 from .eca_resnet import ECAResNet
 from .gsop_resnet import GSoPResNet
 from .mobilenet_v1 import MobileNetV1
+from .preact_resnet import PreActResNet
 from .resnet_last_blocks import ResNetLastBlocks
 from .shufflenet_v1_cifar import CIFARShuffleNetV1
 from .so_vit import SoViT
@@ -18,5 +19,5 @@ __all__ = [
     'ACmixResNet', 'ACmixSwinTransformer', 'ECAResNet', 'ECAMobileNetV2',
     'CIFARKDResNet', 'CIFARWideResNet', 'CIFARShuffleNetV1', 'DAT',
     'GSoPResNet', 'SoViT', 'DeepBDCResNet12', 'DeepBDCResNet18',
-    'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe'
+    'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe', 'PreActResNet'
 ]
