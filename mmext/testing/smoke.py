@@ -85,7 +85,8 @@ def _shrink_dataset(ds: dict, data_dir: str, factor: float,
         _shrink_pipeline(ds.get('pipeline', []), factor)
         return
     if isinstance(ds.get('dataset'), dict):  # a wrapper: shrink the inner one
-        ds.pop('times', None)
+        if 'times' in ds:  # RepeatDataset: one pass
+            ds['times'] = 1
         _shrink_dataset(ds['dataset'], data_dir, factor, num_samples)
         return
     if isinstance(ds.get('datasets'), list):  # ConcatDataset (VOC07+12)
@@ -251,6 +252,9 @@ def shrink_config(cfg: Config,
         loader.persistent_workers = False
         _shrink_dataset(loader.dataset, data_dir, factor,
                         None if split in whole_splits else num_samples)
+        if loader.get('sampler', {}).get('type') == 'InfiniteSampler':
+            # iteration-based configs: one finite epoch instead
+            loader.sampler = dict(type='DefaultSampler', shuffle=True)
     for split in splits[1:]:
         evaluators = cfg[f'{split}_evaluator']
         for ev in evaluators if isinstance(evaluators, list) else [evaluators]:

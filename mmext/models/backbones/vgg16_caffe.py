@@ -2,7 +2,6 @@
 from typing import Optional, Sequence, Tuple
 
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -16,9 +15,12 @@ class VGG16Caffe(BaseModule):
     ReLU, 2x2 max pooling after stages 1-4 in Caffe's ceil mode, no pool5
     and no fully connected layers (detectors put fc6/fc7 in the RoI head).
 
-    Convolutions are attributes named as in Caffe (``conv4_3.weight``), so
-    Caffe and torchvision weights map by name. The outputs are the
-    post-ReLU activations named in ``out_layers``, in that order; MLKP uses
+    The layers sit in ``features`` at torchvision's indices
+    (``features.0`` is conv1_1, ``features.28`` conv5_3), so torchvision's
+    ``vgg16`` and OpenMMLab's converted Caffe model
+    (``open-mmlab://vgg16_caffe``, BGR input minus the Caffe pixel means)
+    load by name. The outputs are the post-ReLU activations named in
+    ``out_layers``, in that order; MLKP uses
     ``('conv4_2', 'conv4_3', 'conv5_2', 'conv5_3')``: for an ``(N, 3, H, W)``
     input, conv4 maps are ``(N, 512, ceil(H / 8), ceil(W / 8))`` and conv5
     maps ``(N, 512, ceil(H / 16), ceil(W / 16))``.
@@ -52,31 +54,35 @@ class VGG16Caffe(BaseModule):
         self.frozen_stages = frozen_stages
         # the last layer needed: later convs are not built
         last = max(self.LAYERS.index(n) for n in self.out_layers)
-        self.layer_names = self.LAYERS[:last + 1]
+        layers, self.layer_index = [], {}
         in_channels = 3
         for stage, (channels, num_convs) in enumerate(self.STAGES, 1):
+            if stage > 1:
+                layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
             for i in range(1, num_convs + 1):
-                name = f'conv{stage}_{i}'
-                if name not in self.layer_names:
-                    break
-                self.add_module(
-                    name, nn.Conv2d(in_channels, channels, 3, padding=1))
+                self.layer_index[f'conv{stage}_{i}'] = len(layers) + 1
+                layers += [
+                    nn.Conv2d(in_channels, channels, 3, padding=1),
+                    nn.ReLU(inplace=True)
+                ]
                 in_channels = channels
+        self.features = nn.Sequential(
+            *layers[:self.layer_index[self.LAYERS[last]] + 1])
         self._freeze_stages()
 
     def _freeze_stages(self) -> None:
-        for name in self.layer_names:
-            if int(name[4]) <= self.frozen_stages:
-                for p in getattr(self, name).parameters():
+        for name, index in self.layer_index.items():
+            if index < len(self.features) and \
+                    int(name[4]) <= self.frozen_stages:
+                for p in self.features[index - 1].parameters():
                     p.requires_grad = False
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """``(N, 3, H, W)`` -> the activations of ``out_layers``."""
+        wanted = {self.layer_index[n]: n for n in self.out_layers}
         outs = {}
-        for name in self.layer_names:
-            if name.endswith('_1') and name != 'conv1_1':
-                x = F.max_pool2d(x, 2, 2, ceil_mode=True)
-            x = F.relu(getattr(self, name)(x))
-            if name in self.out_layers:
-                outs[name] = x
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if index in wanted:
+                outs[wanted[index]] = x
         return tuple(outs[n] for n in self.out_layers)
