@@ -27,6 +27,7 @@ class ResNetLastBlocks(ResNet):
     """
 
     def __init__(self, *args, num_last_blocks: int = 2, **kwargs) -> None:
+        check_arg(self, 'num_last_blocks', num_last_blocks, int, low=1)
         super().__init__(*args, **kwargs)
         check_arg(self, 'num_last_blocks', num_last_blocks, int, low=1,
                   high=min(self.stage_blocks[i] for i in self.out_indices))

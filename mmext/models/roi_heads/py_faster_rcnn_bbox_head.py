@@ -13,6 +13,14 @@ from mmext.registry import MODELS
 from mmext.utils.validation import check_arg
 
 
+def _check_reg_class_agnostic(head, kwargs: dict) -> None:
+    value = kwargs.get('reg_class_agnostic', False)
+    check_arg(head, 'reg_class_agnostic', value, bool)
+    if value:
+        raise ValueError(f'{type(head).__name__}: class-specific regression '
+                         'is required (reg_class_agnostic must be False)')
+
+
 class _BackgroundDeltasMixin:
     """Widen ``fc_reg`` by one class (the background, last, like mmdet's
     classifier) and drop those deltas in ``forward``; mmdet's losses and
@@ -23,10 +31,6 @@ class _BackgroundDeltasMixin:
     def _add_background_deltas(self) -> None:
         if not self.with_reg:
             return
-        if self.reg_class_agnostic:
-            raise ValueError(f'{type(self).__name__}: class-specific '
-                             'regression is required (reg_class_agnostic '
-                             'must be False)')
         box_dim = self.bbox_coder.encode_size
         self.fc_reg = nn.Linear(self.fc_reg.in_features,
                                 box_dim * (self.num_classes + 1))
@@ -48,6 +52,7 @@ class PyFasterRCNNBBoxHead(_BackgroundDeltasMixin, BBoxHead):
     """
 
     def __init__(self, *args, **kwargs) -> None:
+        _check_reg_class_agnostic(self, kwargs)
         super().__init__(*args, **kwargs)
         self._add_background_deltas()
 
@@ -72,9 +77,10 @@ class PyFasterRCNNShared2FCBBoxHead(_BackgroundDeltasMixin,
     """
 
     def __init__(self, *args, dropout_ratio: float = 0.5, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
         check_arg(self, 'dropout_ratio', dropout_ratio, float, low=0,
                   high=1)
+        _check_reg_class_agnostic(self, kwargs)
+        super().__init__(*args, **kwargs)
         self.dropout_ratio = dropout_ratio
         self._add_background_deltas()
 
