@@ -274,3 +274,16 @@ def test_bad_input_messages():
         head(torch.randn(4, 6, 2, 2), num_segs=2)
     with pytest.raises(ValueError, match="view_fusion='median'"):
         TCPHead(num_classes=3, view_fusion='median')
+
+
+def test_param_count_preact_r152_equals_authors():
+    """TCP-TSN-R152 (MXNet pre-activation ResNet-152), 8 frames, 400
+    classes: backbone 58,136,262 + head 821,376 + classifier 3,302,800."""
+    model = ACTION_MODELS.build(
+        dict(
+            type='Recognizer2D',
+            backbone=dict(type='mmpretrain.PreActResNet', depth=152),
+            cls_head=dict(type='TCPHead', num_classes=400)))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(model.backbone) == 58_136_262
+    assert count(model) == 62_260_438
