@@ -14,13 +14,17 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
     optimizer=dict(type='SGD', lr=3e-3, momentum=0.9, weight_decay=5e-4))
+# 1e-5 at iteration 0 (ConstantLR restores 3e-3 when it steps into
+# iteration 1, hence end=2), then the cosine from iteration 1, per iteration
+# (tests/test_configs/test_dapl_configs.py compares every iteration's lr
+# with torch's CosineAnnealingLR stepped as the authors step it)
 param_scheduler = [
     dict(
         type='ConstantLR',
         factor=1e-5 / 3e-3,
         by_epoch=False,
         begin=0,
-        end=1),
+        end=2),
     dict(type='CosineAnnealingLR', T_max=25, eta_min=0.0, by_epoch=False,
          begin=1),
 ]
