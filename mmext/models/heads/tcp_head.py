@@ -15,7 +15,8 @@ positions of a video, takes its square root by 3 Newton-Schulz iterations
 (:func:`mmext.ops.isqrt_cov`, shared with iSQRT-COV) and classifies the
 8,256-d upper triangle.
 """
-from typing import Dict, Optional
+import re
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -429,3 +430,142 @@ class TCPHead(BaseHead):
             return cls_scores.max(dim=1)[0]
         return cls_scores.mean(dim=1)
 
+
+
+# ------------------------------------------------ the authors' checkpoints
+_BN = r'(?:weight|bias|running_mean|running_var|num_batches_tracked)'
+
+#: The authors' older TCP key style (released checkpoints whose keys hold
+#: ``iSQRT``; their ``ops/keys_mapping.py``) -> the newer one, and the
+#: Sequential reduction layers of their R152 / TEA ImageNet GCP files.
+_OLD_STYLE_RULES = (
+    (r'^(?:layer4\.)?iSQRT\.', 'TCP.'),
+    (r'\.att_module\.sp_att\.conv_theta\.', '.TCP_att.TSA.conv_phi_1.'),
+    (r'\.att_module\.sp_att\.conv_phi\.', '.TCP_att.TSA.conv_phi_2.'),
+    (r'\.att_module\.sp_att\.conv_g\.', '.TCP_att.TSA.conv_phi0.'),
+    (r'\.att_module\.sp_att\.', '.TCP_att.TSA.'),
+    (r'\.att_module\.conv_1\.', '.TCP_att.TCA.g1.'),
+    (r'\.att_module\.conv_2\.', '.TCP_att.TCA.g2.'),
+    (r'\.att_module\.', '.TCP_att.'),
+    (r'^layer_reduce', 'TCP.layer_reduce'),  # ImageNet GCP files
+    (rf'layer_reduce(\d)\.1\.({_BN})$', r'layer_reduce_bn\1.\2'),
+    (r'layer_reduce(\d)\.0\.weight$', r'layer_reduce\1.weight'),
+)
+
+#: The authors' head (newer style) -> :class:`TCPHead`.
+_HEAD_RULES = (
+    (r'^new_fc\.', 'cls_head.fc_cls.'),
+    (r'^TCP\.layer_reduce(\d)\.weight$', r'cls_head.reduce\1.conv.weight'),
+    (rf'^TCP\.layer_reduce_bn(\d)\.({_BN})$', r'cls_head.reduce\1.bn.\2'),
+    (r'^TCP\.TCP_att\.TSA\.conv_phi_1\.', 'cls_head.attention.tsa.'
+     'conv_prev1.'),
+    (r'^TCP\.TCP_att\.TSA\.conv_phi_2\.', 'cls_head.attention.tsa.'
+     'conv_prev2.'),
+    (r'^TCP\.TCP_att\.TSA\.conv_phi0\.', 'cls_head.attention.tsa.conv_cur.'),
+    (r'^TCP\.TCP_att\.TSA\.norm\.', 'cls_head.attention.tsa.norm.'),
+    (r'^TCP\.TCP_att\.TCA\.g1\.', 'cls_head.attention.tca.fc1.'),
+    (r'^TCP\.TCP_att\.TCA\.g2\.', 'cls_head.attention.tca.fc2.'),
+    (r'^TCP\.TCP_att\.conv_1d\.', 'cls_head.attention.temporal_conv.'),
+)
+
+#: torchvision's ResNet (the authors' R50) -> mmaction2's ``ResNet`` /
+#: ``ResNetTSM`` (``{shift}`` is ``.net`` where the temporal shift wraps the
+#: block's first conv).
+_TORCHVISION_RESNET_RULES = (
+    (r'^conv1\.weight$', 'backbone.conv1.conv.weight'),
+    (rf'^bn1\.({_BN})$', r'backbone.conv1.bn.\1'),
+    (r'^layer(\d)\.(\d+)\.conv1\.(?:net\.)?weight$',
+     r'backbone.layer\1.\2.conv1.conv{shift}.weight'),
+    (r'^layer(\d)\.(\d+)\.conv([23])\.weight$',
+     r'backbone.layer\1.\2.conv\3.conv.weight'),
+    (rf'^layer(\d)\.(\d+)\.bn(\d)\.({_BN})$',
+     r'backbone.layer\1.\2.conv\3.bn.\4'),
+    (r'^layer(\d)\.(\d+)\.downsample\.0\.weight$',
+     r'backbone.layer\1.\2.downsample.conv.weight'),
+    (rf'^layer(\d)\.(\d+)\.downsample\.1\.({_BN})$',
+     r'backbone.layer\1.\2.downsample.bn.\3'),
+)
+
+
+def _first_rule(key: str, rules) -> Optional[str]:
+    for pattern, repl in rules:
+        if re.search(pattern, key):
+            return re.sub(pattern, repl, key, count=1)
+    return None
+
+
+def convert_tcp_checkpoint(state_dict: Dict[str, Tensor],
+                           tsm: Optional[bool] = None
+                           ) -> Tuple[Dict[str, Tensor], Dict]:
+    """Map the TCP authors' keys to an mmaction2 ``Recognizer2D`` with
+    mmext's :class:`TCPHead`.
+
+    Accepted: their trained TCP checkpoints in both key styles (the newer
+    ``base_model.TCP.*`` / ``TCP_att.{TSA,TCA,conv_1d}``, and the older one
+    with ``iSQRT`` and ``att_module.{sp_att,conv_1,conv_2}`` that their
+    ``keys_mapping.py`` renames), and their ImageNet GCP checkpoints (the
+    backbone and the ``layer_reduce{1,2}`` reduction, as plain or
+    ``Sequential`` layers; the ImageNet ``fc`` is dropped), each with or
+    without DataParallel's ``module.`` prefix. ResNet-50 becomes mmaction2's
+    ``ResNet`` (``ResNetTSM`` with ``tsm``, the shifted convs under
+    ``.net``), the pre-activation ResNet-152 (recognised by ``bn_data``)
+    mmext's :class:`~mmext.models.backbones.PreActResNet` (the same names).
+
+    Args:
+        state_dict (dict): The authors' state dict.
+        tsm (bool, optional): Map to ``ResNetTSM``; None (default) detects
+            it from TSM-trained keys (``conv1.net``).
+
+    Returns:
+        tuple: The converted state dict and what was found: ``backbone``
+        (``'resnet50'``/``'preact-resnet152'``), ``tsm``, ``kind``
+        (``'tcp'`` or ``'gcp'``), ``num_classes`` and ``num_segments``
+        (None for a GCP file; the frames ``2 (k - 1)`` from the temporal
+        conv's kernel ``k``), ``dropped`` (keys left out).
+
+    Raises:
+        KeyError: A key that belongs to no part of the model, or a TEA
+            (Res2Net) checkpoint, for which mmext has no backbone.
+    """
+    keys = {}
+    for key in state_dict:
+        new = key[len('module.'):] if key.startswith('module.') else key
+        new = re.sub(r'^base_model\.', '', new)
+        for pattern, repl in _OLD_STYLE_RULES:
+            new = re.sub(pattern, repl, new, count=1)
+        keys[key] = new
+    canonical = set(keys.values())
+    if any('.convs.' in k or '.me.' in k for k in canonical):
+        raise KeyError('a TEA-R50 (Res2Net with ME modules) checkpoint: mmext '
+                       'has no TEA backbone; R50, TSM-R50 and pre-activation '
+                       'R152 checkpoints are supported')
+    preact = 'bn_data.weight' in canonical
+    if tsm is None:
+        tsm = any(re.search(r'\.conv1\.net\.weight$', k) for k in canonical)
+    rules = tuple((p, r.format(shift='.net' if tsm else ''))
+                  for p, r in _TORCHVISION_RESNET_RULES)
+    out, dropped = {}, []
+    for key, canon in keys.items():
+        if canon.startswith(('fc.', 'TCP.', 'new_fc.')):
+            if canon.startswith('fc.'):
+                dropped.append(key)  # the ImageNet classifier of GCP files
+                continue
+            new = _first_rule(canon, _HEAD_RULES)
+        elif preact:
+            new = 'backbone.' + canon
+        else:
+            new = _first_rule(canon, rules)
+        if new is None:
+            raise KeyError(f'no mmext counterpart for the key {key!r} (not a '
+                           'TCP or TCP-GCP ResNet checkpoint)')
+        out[new] = state_dict[key]
+    conv = out.get('cls_head.attention.temporal_conv.weight')
+    fc = out.get('cls_head.fc_cls.weight')
+    info = dict(
+        backbone='preact-resnet152' if preact else 'resnet50',
+        tsm=bool(tsm),
+        kind='tcp' if fc is not None else 'gcp',
+        num_classes=None if fc is None else fc.size(0),
+        num_segments=None if conv is None else 2 * (conv.size(2) - 1),
+        dropped=dropped)
+    return out, info
