@@ -68,6 +68,29 @@ def _shrink_pipeline(pipeline: list, factor: float) -> None:
             t['type'] = 'CenterCrop'
 
 
+def _frames_per_view(model: dict) -> Optional[int]:
+    """``num_segments`` of a model that needs exactly that many frames per
+    test view (TSM's shifted backbone, TCP's head), else None."""
+    for part in ('cls_head', 'backbone'):
+        frames = (model.get(part) or {}).get('num_segments')
+        if isinstance(frames, int):
+            return frames
+    return None
+
+
+def _set_test_clips(node: Any, num_clips: int) -> None:
+    """Set ``num_clips`` of every test-mode ``SampleFrames`` under
+    ``node``."""
+    if isinstance(node, dict):
+        if node.get('type') == 'SampleFrames' and node.get('test_mode'):
+            node['num_clips'] = num_clips
+        for v in node.values():
+            _set_test_clips(v, num_clips)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _set_test_clips(v, num_clips)
+
+
 def _shrink_dataset(ds: dict, data_dir: str, factor: float,
                     num_samples: int) -> None:
     if ds.get('type') == 'EpisodicDataset':  # episodes of the whole split
@@ -255,6 +278,12 @@ def shrink_config(cfg: Config,
         if loader.get('sampler', {}).get('type') == 'InfiniteSampler':
             # iteration-based configs: one finite epoch instead
             loader.sampler = dict(type='DefaultSampler', shuffle=True)
+    # test clips are capped at 3 frames above, but a model with a fixed
+    # number of frames per view cannot take fewer
+    frames = _frames_per_view(cfg.model)
+    if frames is not None:
+        for split in splits[1:]:
+            _set_test_clips(cfg[f'{split}_dataloader'], frames)
     for split in splits[1:]:
         evaluators = cfg[f'{split}_evaluator']
         for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
