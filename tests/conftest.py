@@ -16,12 +16,13 @@ def smoke_data(tmp_path_factory):
     Layout mirrors ``data/``: ``imagenet/``, ``coco/``, ``kinetics400/``,
     ``digits/``, ``cifar100/``, ``CUB_200_2011/``, ``fgvc_aircraft/``,
     ``stanford_cars/``, ``VOCdevkit/``, ``office_home/``, ``visda17/``,
-    ``domainnet/``.
+    ``domainnet/``, ``sthv1/``.
     """
     from mmext.datasets import (make_aircraft_style, make_cifar100_style,
                                 make_coco_style, make_cub_style, make_digits,
                                 make_imagenet_style, make_kinetics_style,
                                 make_stanford_cars_style, make_voc_style)
+    from mmext.datasets.sthv1_smoke import make_sthv1_style
     from mmext.datasets.uda_smoke import (make_mini_domainnet_style,
                                           make_office_home_style,
                                           make_visda17_style)
@@ -29,6 +30,7 @@ def smoke_data(tmp_path_factory):
     make_imagenet_style(str(root / 'imagenet'))
     make_coco_style(str(root / 'coco'))
     make_kinetics_style(str(root / 'kinetics400'))
+    make_sthv1_style(str(root / 'sthv1'))
     make_digits(str(root / 'digits'))
     make_cifar100_style(str(root / 'cifar100'))
     make_cub_style(str(root / 'CUB_200_2011'))
