@@ -98,3 +98,18 @@ def test_deform_sample_section_batch_and_device_options(capsys):
     assert all(r['op_time'] > 0 and r['ref_time'] > 0 for r in rows)
     out = capsys.readouterr().out
     assert 'batch 1, cpu' in out and 'fusion headroom' in out
+
+
+def test_tcp_pool_section_runs(capsys):
+    """TCP's video pooling and the authors'-style baseline agree (tiny
+    shape); the ratio is printed, never asserted."""
+    bench = load_script()
+    args = bench.parse_args(
+        ['--ops', 'tcp_pool', '--repeat', '1', '--tcp-shape', '2', '4', '5',
+         '3', '2'])
+    rows = bench.BENCHMARKS['tcp_pool'](args)
+    assert [r['impl'] for r in rows] == ['mmext', 'straightforward']
+    for r in rows:
+        assert r['shape'] == (2, 4, 5, 3, 2)
+        assert max(r['rel_err']) < 1e-4
+    assert 'mmext vs straightforward' in capsys.readouterr().out
