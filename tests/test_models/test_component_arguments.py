@@ -25,6 +25,8 @@ CASES = {
     'ResNetLastBlocks': (dict(depth=50), 'num_last_blocks', '2'),
     'PyFasterRCNNBBoxHead': ({}, 'reg_class_agnostic', 'no'),
     'PyFasterRCNNShared2FCBBoxHead': ({}, 'dropout_ratio', '0.5'),
+    'TorchvisionRoIExtractor': (dict(out_channels=8, featmap_strides=[16]),
+                                'roi_layer', 'RoIPool'),
     'SoViTHead': (dict(num_classes=10), 'in_channels', '384'),
     'TCPHead': (dict(num_classes=10), 'num_segments', '8'),
     'PreActResNet': ({}, 'depth', '152'),

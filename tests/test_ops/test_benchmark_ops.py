@@ -113,3 +113,14 @@ def test_tcp_pool_section_runs(capsys):
         assert r['shape'] == (2, 4, 5, 3, 2)
         assert max(r['rel_err']) < 1e-4
     assert 'mmext vs straightforward' in capsys.readouterr().out
+
+
+def test_mlkp_section_runs(capsys):
+    """Both blocks run at a small size and agree; the ratio is printed."""
+    bench = load_script()
+    args = bench.parse_args(
+        ['--ops', 'mlkp', '--repeat', '1', '--mlkp-shape', '1', '64', '96'])
+    every, even = bench.BENCHMARKS['mlkp'](args)
+    assert (every['impl'], even['impl']) == ('every position', 'mmext even')
+    assert max(even['rel_err']) < 1e-5
+    assert 'target: time' in capsys.readouterr().out

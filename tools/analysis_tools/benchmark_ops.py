@@ -403,22 +403,37 @@ def benchmark_acmix_memory(args: argparse.Namespace) -> List[dict]:
               f'{"ok" if ratio < ACMIX_MEMORY_TARGET else "MISSED"}')
     return rows
 
+def _load_section(name: str):
+    """The module ``<name>.py`` next to this script (sections kept in
+    their own files)."""
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(osp.abspath(__file__)), f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def benchmark_paploss(args: argparse.Namespace) -> List[dict]:
     """``paploss``: forward + backward of mmext's Parameterized AP loss
     (sorted prefix sums) against a re-creation of the authors' dense
     computation at RetinaNet-512 scale (the section lives in
     ``benchmark_paploss.py``; the dense one needs ~5 GB and ~25 s on
     CPU)."""
-    import importlib.util
-    import os.path as osp
-    path = osp.join(osp.dirname(osp.abspath(__file__)),
-                    'benchmark_paploss.py')
-    spec = importlib.util.spec_from_file_location('benchmark_paploss', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _load_section('benchmark_paploss')
     return module.run(args.pap_shape or module.PAP_SHAPE, args.pap_preset,
                       torch.device(args.device), args.repeat, time_fn,
                       peak_memory_mb)
+
+
+def benchmark_mlkp(args: argparse.Namespace) -> List[dict]:
+    """``mlkp``: forward + backward of the MLKP block with the kernel terms
+    at the even positions the stride-2 output reads, against every
+    position (the section lives in ``benchmark_mlkp.py``)."""
+    module = _load_section('benchmark_mlkp')
+    return module.run(args.mlkp_shape, torch.device(args.device),
+                      args.repeat, time_fn, peak_memory_mb)
 
 
 #: TCP's pooling at K400 scale: (videos, frames, channels, height, width)
@@ -493,6 +508,7 @@ BENCHMARKS: Dict[str, Callable[[argparse.Namespace], List[dict]]] = {
     'deform_sample': benchmark_deform_sample,
     'acmix_memory': benchmark_acmix_memory,
     'paploss': benchmark_paploss,
+    'mlkp': benchmark_mlkp,
     'tcp_pool': benchmark_tcp_pool,
 }
 
@@ -526,6 +542,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--pap-preset', default='retinanet',
         help='paploss control points (default: retinanet)')
+    parser.add_argument(
+        '--mlkp-shape', type=int, nargs=3, default=(1, 600, 1000),
+        metavar=('B', 'H', 'W'),
+        help='mlkp batch and image size (default: 1 600 1000)')
     parser.add_argument(
         '--tcp-shape', type=int, nargs=5, default=TCP_SHAPE,
         metavar=('V', 'T', 'C', 'H', 'W'),

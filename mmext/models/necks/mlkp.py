@@ -65,7 +65,8 @@ class MLKPNeck(BaseModule):
       shallow map (even stride-8 sizes); here that row/column is zero, the
       natural continuation of the zero insertion.
     - ``'fixed'`` (default): the deep map is bilinearly interpolated to the
-      shallow size before the same 1x1 (then stride-1) layer, and the
+      shallow size before the same 1x1 (then stride-1) layer (computed
+      before the interpolation, with which it commutes), and the
       shallow conv gets Caffe's xavier initialisation like every other
       layer, so it trains. Both modes have the same parameters.
 
@@ -206,9 +207,14 @@ class MLKPNeck(BaseModule):
             deep = F.relu(self.deep_up(deep))[..., :h, :w]
             deep = F.pad(deep, (0, w - deep.shape[-1], 0, h - deep.shape[-2]))
         else:
+            # the 1x1 layer commutes with the interpolation: apply it on the
+            # 4x smaller map
             deep = F.interpolate(
-                deep, size=(h, w), mode='bilinear', align_corners=False)
-            deep = F.relu(self.deep_up(deep))
+                self.deep_up(deep),
+                size=(h, w),
+                mode='bilinear',
+                align_corners=False)
+            deep = F.relu(deep)
         return shallow + deep
 
     def location_weight(self, x: Tensor) -> Tensor:
@@ -220,13 +226,28 @@ class MLKPNeck(BaseModule):
     def kernel_terms(self, x: Tensor) -> List[Tensor]:
         """``(N, C_f, H, W)`` -> per order ``r`` the product of its ``r``
         branches, ``(N, kernel_channels[r - 2], H, W)`` (no location
-        weight)."""
-        terms = []
+        weight).
+
+        The 1x1 convolutions run as matrix products on ``(N, C, H * W)``;
+        the first layers of all branches as one product.
+        """
+        n, _, h, w = x.shape
+        flat = x.reshape(n, x.shape[1], h * w)
+        firsts = [b[0] for branches in self.kernels for b in branches]
+        weight = torch.cat([conv.weight[:, :, 0, 0] for conv in firsts])
+        projected = torch.matmul(weight, flat).split(
+            [conv.out_channels for conv in firsts], dim=1)
+        terms, k = [], 0
         for branches in self.kernels:
-            term = branches[0](x)
-            for branch in branches[1:]:
-                term = term * branch(x)
-            terms.append(term)
+            term = None
+            for branch in branches:
+                a = projected[k]
+                if branch[0].bias is not None:
+                    a = a + branch[0].bias[:, None]
+                b = torch.matmul(branch[1].weight[:, :, 0, 0], a)
+                term = b if term is None else term * b
+                k += 1
+            terms.append(term.view(n, -1, h, w))
         return terms
 
     def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor]:
@@ -239,14 +260,19 @@ class MLKPNeck(BaseModule):
             feats = [x] + [m * term for term in self.kernel_terms(x)]
             return (F.relu(self.out_conv(torch.cat(feats, dim=1))), )
         x, m = x[..., ::2, ::2], m[..., ::2, ::2]
-        # out_conv(cat(x, m * z_2, m * z_3)) by weight groups
-        weight, c = self.out_conv.weight, x.shape[1]
-        out = F.conv2d(x, weight[:, :c], self.out_conv.bias)
+        n, c, h, w = x.shape
+        # out_conv(cat(x, m * z_2, m * z_3)) by weight groups, as matrix
+        # products on (N, C, h * w)
+        weight = self.out_conv.weight[:, :, 0, 0]
+        out = torch.matmul(weight[:, :c], x.reshape(n, c, h * w))
         kernel_out = None
         for term in self.kernel_terms(x):
-            part = F.conv2d(term, weight[:, c:c + term.shape[1]])
+            part = torch.matmul(weight[:, c:c + term.shape[1]],
+                                term.flatten(2))
             kernel_out = part if kernel_out is None else kernel_out + part
             c += term.shape[1]
         if kernel_out is not None:
-            out = out + m * kernel_out
-        return (F.relu(out), )
+            out = out + m.flatten(2) * kernel_out
+        if self.out_conv.bias is not None:
+            out = out + self.out_conv.bias[:, None]
+        return (F.relu(out.view(n, -1, h, w)), )

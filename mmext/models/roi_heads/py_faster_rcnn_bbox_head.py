@@ -38,7 +38,9 @@ class _BackgroundDeltasMixin:
     def _drop_background_deltas(self, bbox_pred: Tensor) -> Tensor:
         if bbox_pred is None:
             return None
-        return bbox_pred[:, :self.bbox_coder.encode_size * self.num_classes]
+        # contiguous: mmdet's prediction views the deltas as (-1, 4)
+        return bbox_pred[:, :self.bbox_coder.encode_size *
+                         self.num_classes].contiguous()
 
 
 @MODELS.register_module()

@@ -60,7 +60,7 @@ def test_c4_head():
         2048 * 84 + 84
     x = torch.randn(2, 2048, 7, 7)
     cls, reg = head(x)
-    assert reg.shape == (2, 80)
+    assert reg.shape == (2, 80) and reg.is_contiguous()
     torch.testing.assert_close(reg, head.fc_reg(x.mean((2, 3)))[:, :80])
 
 
