@@ -161,3 +161,15 @@ def test_missing_split_file_and_class_folder(tmp_path):
         FewShotImageDataset(str(tmp_path), 'val', 'json')
     with pytest.raises(ValueError, match='split=.trainval.'):
         FewShotImageDataset(str(tmp_path), 'trainval', 'json')
+
+
+def test_video_split_and_labels(tmp_path):
+    from mmext.datasets import FewShotVideoDataset
+    from mmext.datasets.episodic import dataset_labels
+    for c, n in (('pour', 3), ('jump', 2)):
+        for i in range(n):
+            _touch(str(tmp_path / 'test' / c / f'{i}.mp4'))
+    ds = FewShotVideoDataset(str(tmp_path), 'test', 'folder')
+    assert ds.metainfo['classes'] == ('jump', 'pour')
+    assert dataset_labels(ds).tolist() == [0, 0, 1, 1, 1]
+    assert ds.get_data_info(0)['filename'].endswith('jump/0.mp4')
