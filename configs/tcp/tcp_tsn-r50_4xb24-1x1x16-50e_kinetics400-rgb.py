@@ -37,8 +37,8 @@ val_pipeline = [
 ]
 test_pipeline = [
     dict(type='DecordInit', **file_client_args),
-    dict(type='SampleFrames', clip_len=1, frame_interval=1,
-         num_clips=num_segments, test_mode=True),
+    dict(type='MultiOffsetSampleFrames', num_clips=num_segments,
+         num_offsets=10),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='ThreeCrop', crop_size=256),

@@ -78,12 +78,12 @@ val_pipeline = [
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs')
 ]
-# full resolution, three 256 x 256 crops of one clip (the authors add ten
-# temporal offsets per crop, 30 views; see configs/tcp/README.md)
+# the authors' 30 views: ten clips (offsets k / 10 within each segment)
+# times three 256 x 256 crops of the full-resolution frames
 test_pipeline = [
     dict(type='DecordInit', **file_client_args),
-    dict(type='SampleFrames', clip_len=1, frame_interval=1,
-         num_clips=num_segments, test_mode=True),
+    dict(type='MultiOffsetSampleFrames', num_clips=num_segments,
+         num_offsets=10),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 256)),
     dict(type='ThreeCrop', crop_size=256),

@@ -1,3 +1,4 @@
 from .orientation_resize import OrientationResize
+from .tcp_sample_frames import MultiOffsetSampleFrames
 
-__all__ = ['OrientationResize']
+__all__ = ['OrientationResize', 'MultiOffsetSampleFrames']
