@@ -275,6 +275,9 @@ def shrink_config(cfg: Config,
         loader.persistent_workers = False
         _shrink_dataset(loader.dataset, data_dir, factor,
                         None if split in whole_splits else num_samples)
+        if split in whole_splits:
+            # one feature pass over the whole split: large batches
+            loader.batch_size = 64
         if loader.get('sampler', {}).get('type') == 'InfiniteSampler':
             # iteration-based configs: one finite epoch instead
             loader.sampler = dict(type='DefaultSampler', shuffle=True)
