@@ -212,10 +212,17 @@ def test_trained_tcp_matches_authors_forward(tmp_path):
     model.load_state_dict(out, strict=True)
     tcp.eval()
     feats = torch.randn(2 * 8, 2048, 3, 3).relu()
-    with torch.no_grad():
-        expected = new_fc(tcp(feats))
-        got = model.cls_head(feats, num_segs=8)
+    ours = feats.clone().requires_grad_()
+    theirs = feats.clone().requires_grad_()
+    expected = new_fc(tcp(theirs))
+    got = model.cls_head(ours, num_segs=8)
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    # gradients: mmext's hand-written backward against autograd through
+    # the authors' formulas
+    weight = torch.randn_like(got)
+    (got * weight).sum().backward()
+    (expected * weight).sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-3, atol=1e-6)
 
     # the backbone: mmaction2's ResNet-50 (layer4 at stride 2 here, as
     # torchvision's) with the converted weights computes torchvision's map
