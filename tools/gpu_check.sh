@@ -130,14 +130,16 @@ step_install() {
       --disable-pip-version-check --target "$SITE" "$WHEELS"/*.whl || return 1
     ls "$SITE"
     "$PY" "$ROOT/tools/misc/patch_site_packages.py" || return 1
-    dep=$SITE/mmpretrain/utils/dependency.py
-    if [ -f "$dep" ] && grep -q '^WITH_MULTIMODAL = all(' "$dep"; then
-      # With pycocotools and transformers installed mmpretrain imports its
-      # multimodal models (BLIP, ...), which import helpers transformers 5
-      # removed; this check uses none of them.
-      sed -i 's/^WITH_MULTIMODAL = all(/WITH_MULTIMODAL = False and all(/' "$dep"
-      echo "mmpretrain's multimodal models off in $dep"
-    fi
+    for dep in "$SITE"/{mmpretrain,mmaction}/utils/dependency.py; do
+      if [ -f "$dep" ] && grep -q '^WITH_MULTIMODAL = all(' "$dep"; then
+        # With pycocotools and transformers installed mmpretrain (BLIP, ...)
+        # and mmaction2 (VindLU; imported by mmext's TCP head) import
+        # multimodal models that use helpers transformers 5 removed; this
+        # check uses none of them.
+        sed -i 's/^WITH_MULTIMODAL = all(/WITH_MULTIMODAL = False and all(/' "$dep"
+        echo "multimodal models off in $dep"
+      fi
+    done
     if [ -d "$SITE/mmcv" ] && ! "$PY" -c 'import mmcv._ext' 2>/dev/null; then
       # mmcv-lite: mmdet (imported by mmext's detection heads) imports
       # mmcv.ops at import time, which loads mmcv._ext. A stand-in whose
