@@ -410,7 +410,9 @@ class TCPHead(BaseHead):
         x = video_isqrt_cov(x, self.num_segments, self.num_iter)
         if self.dropout is not None:
             x = self.dropout(x)
-        return self.fc_cls(x)
+        # float32 scores also under bf16 autocast: mmaction2's loss_by_feat
+        # computes top-k accuracy in NumPy, which has no bfloat16
+        return self.fc_cls(x).float()
 
     def average_clip(self, cls_scores: Tensor, num_segs: int = 1) -> Tensor:
         """Fuse the views' scores ``(N * V, K)`` -> ``(N, K)`` by

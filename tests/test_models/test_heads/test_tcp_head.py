@@ -287,3 +287,13 @@ def test_param_count_preact_r152_equals_authors():
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(model.backbone) == 58_136_262
     assert count(model) == 62_260_438
+
+
+def test_scores_float32_under_bf16_autocast():
+    """mmaction2's loss_by_feat takes top-k accuracy in NumPy (no
+    bfloat16): the head returns float32 scores under autocast too."""
+    head = TCPHead(num_classes=3, in_channels=8, num_segments=2,
+                   inner_channels=8, reduced_channels=4)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = head(torch.randn(4, 8, 3, 3), num_segs=2)
+    assert out.dtype == torch.float32
