@@ -130,7 +130,10 @@ class _MetaEvalMixin:
             with autocast(enabled=self.fp16):
                 data = model.data_preprocessor(data_batch, False)
                 feats = extract_episode_features(model, data['inputs'])
-            results.extend(feats.to('cpu', self.cache_dtype).unbind(0))
+            labels = [int(ds.gt_label.reshape(-1)[0])
+                      for ds in data['data_samples']]
+            results.extend(
+                zip(feats.to('cpu', self.cache_dtype).unbind(0), labels))
             self.runner.call_hook(
                 f'after_{self._mode}_iter',
                 batch_idx=idx,
@@ -139,7 +142,14 @@ class _MetaEvalMixin:
         size = len(self.dataloader.dataset)
         gathered = [collect_results(results, size, device='cpu')]
         broadcast_object_list(gathered)
-        return torch.stack(gathered[0])
+        feats, labels = zip(*gathered[0])
+        if not np.array_equal(labels, self.labels):
+            # episodes index the cache by dataset position
+            raise ValueError(
+                f'{self._mode}_dataloader must read the split once, in '
+                "order: use sampler=dict(type='DefaultSampler', "
+                'shuffle=False)')
+        return torch.stack(feats)
 
     def _episodes(self, feats: torch.Tensor) -> None:
         device = next(iter(_unwrap(self.runner.model).parameters())).device

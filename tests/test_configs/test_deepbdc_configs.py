@@ -60,3 +60,26 @@ def test_schedules_and_episodes():
                  'deepbdc-stl_resnet12_5way-5shot_tiered-imagenet.py'))
     assert cfg.test_cfg.classifier.C == 30
     assert cfg.test_cfg.num_shots == 5
+
+
+@pytest.mark.parametrize('config', [
+    'deepbdc-meta_resnet12_5way-5shot-100e_mini-imagenet.py',
+    'deepbdc-stl_resnet12_5way-5shot_mini-imagenet.py'
+])
+def test_5shot_meta_test_on_digits(config, smoke_data, tmp_path):
+    """The 5-shot meta-tests (the smoke test trains the 1-shot configs of
+    the same models) run on 5-way 5-shot digits episodes and report the
+    accuracy and its interval."""
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    from mmext.testing import shrink_config
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'deepbdc', config))
+    cfg = shrink_config(cfg, smoke_data, str(tmp_path))
+    assert cfg.test_cfg.num_shots == 5
+    cfg.experiment_name = f'deepbdc_5shot_{config}'
+    init_default_scope('mmpretrain')
+    metrics = Runner.from_cfg(cfg).test()
+    assert 0 <= metrics['few_shot/accuracy'] <= 100
+    assert metrics['few_shot/ci95'] >= 0
+    assert metrics['few_shot/num_episodes'] == 5
