@@ -179,6 +179,8 @@ class EpisodicDataset(Dataset):
         check_arg(self, 'seed', seed, int, low=0)
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
+        if hasattr(dataset, 'full_init'):  # lazily initialised datasets
+            dataset.full_init()
         self.dataset = dataset
         self.num_episodes = num_episodes
         self.num_ways = num_ways
@@ -210,9 +212,22 @@ class EpisodicDataset(Dataset):
                                                   False)):
             for i, label in zip(indices, labels):
                 out.append(
-                    _set_episode_fields(self.dataset[int(i)], int(label),
+                    _set_episode_fields(self._prepare(int(i)), int(label),
                                         support, int(idx)))
         return out
+
+    def _prepare(self, i: int) -> dict:
+        # not ``dataset[i]``: mmengine's __getitem__ replaces a sample whose
+        # pipeline fails by a random other one, which would carry another
+        # class under this episode label
+        prepare = getattr(self.dataset, 'prepare_data', None)
+        packed = prepare(i) if prepare is not None else self.dataset[i]
+        if packed is None:
+            raise RuntimeError(
+                f'EpisodicDataset: the pipeline of '
+                f'{type(self.dataset).__name__} returned None for sample '
+                f'{i}; an episode cannot skip a sample')
+        return packed
 
 
 @DATA_SAMPLERS.register_module()
