@@ -9,9 +9,10 @@ positions in [-1, 1] with -1 / 1 the centres of the first / last pixel
 (N, C, Hk, Wk) equals ``F.grid_sample(input, grid, mode='bilinear',
 padding_mode='zeros', align_corners=True)``, which is the pure-PyTorch
 reference and the fallback when mmext's compiled ops are missing. Under
-autocast, float16/bfloat16 arguments are computed in float32 and the result
-is float32, as ``F.grid_sample`` under autocast does; outside autocast,
-half-precision arguments are computed in their own precision.
+autocast the op computes in the dtype ``F.grid_sample`` would (probed once
+per device and dtypes): float32 on the CPU, the wider argument dtype on
+CUDA (checked on an H200, torch 2.11); outside autocast, half-precision
+arguments are computed in their own precision.
 
 Bad input raises one ``ValueError`` naming the argument and the problem,
 before dispatch, so the compiled kernel and the ``F.grid_sample`` path refuse
@@ -186,13 +187,28 @@ def deform_sample(input: Tensor, grid: Tensor) -> Tensor:
 
 
 def _autocast_inputs(input: Tensor, grid: Tensor) -> tuple:
-    """Under autocast, float16/bfloat16 arguments as float32: the op then
-    computes (and returns) float32 as ``F.grid_sample`` does under autocast,
-    whose policy it follows. DAT under mixed precision passes float32
-    features with a half-precision grid (the offsets come from a conv)."""
+    """Under autocast, both arguments in the dtype ``F.grid_sample`` would
+    compute in, so the op follows its autocast policy on every device and
+    torch version: float32 on the CPU (grid_sampler is on CPU autocast's
+    float32 list), the wider of the two dtypes on CUDA (its "promote" list).
+    DAT under mixed precision passes float32 features with a half-precision
+    grid (the offsets come from a conv)."""
     if not isinstance(input, Tensor) or not isinstance(grid, Tensor) or \
             not torch.is_autocast_enabled(input.device.type):
         return input, grid
-    low = (torch.float16, torch.bfloat16)
-    return (input.float() if input.dtype in low else input,
-            grid.float() if grid.dtype in low else grid)
+    dtype = _autocast_dtype(input.device, input.dtype, grid.dtype,
+                            torch.get_autocast_dtype(input.device.type))
+    return input.to(dtype), grid.to(dtype)
+
+
+@lru_cache(maxsize=None)
+def _autocast_dtype(device: torch.device, input_dtype: torch.dtype,
+                    grid_dtype: torch.dtype,
+                    autocast_dtype: torch.dtype) -> torch.dtype:
+    """The output dtype of ``F.grid_sample`` under the current autocast for
+    these argument dtypes, probed once on one-element tensors."""
+    probe = F.grid_sample(
+        torch.zeros(1, 1, 1, 1, dtype=input_dtype, device=device),
+        torch.zeros(1, 1, 1, 2, dtype=grid_dtype, device=device),
+        align_corners=True)
+    return probe.dtype

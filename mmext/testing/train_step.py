@@ -80,8 +80,12 @@ def build_classifier(name: str, configs_dir: Optional[str] = None) -> nn.Module:
 
 def loss_fn(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """Cross entropy of the classifier's logits (``mode='tensor'``: the data
-    preprocessor and its batch augmentations are bypassed)."""
-    return F.cross_entropy(model(x, mode='tensor').float(), y)
+    preprocessor and its batch augmentations are bypassed), in float32 for
+    half-precision logits, else in their dtype."""
+    logits = model(x, mode='tensor')
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    return F.cross_entropy(logits, y)
 
 
 def train_step(model: nn.Module,
@@ -89,16 +93,27 @@ def train_step(model: nn.Module,
                y: Tensor,
                reference: bool = False,
                seed: int = 0,
-               called: Optional[Set[str]] = None
+               called: Optional[Set[str]] = None,
+               stochastic: bool = True
                ) -> Tuple[Tensor, Dict[str, Tensor]]:
-    """Forward, loss and backward of a copy of ``model`` on ``x``'s device.
+    """Forward, loss and backward of a copy of ``model`` on ``x``'s device,
+    in ``x``'s dtype (e.g. float64 for comparisons across devices).
 
     Returns the loss and every parameter's gradient (detached). Stochastic
     depth and dropout draw from a generator seeded with ``seed``, so two
-    calls differ only in the ops' implementation. ``called``, if given,
-    receives the names of the ``mmext::`` ops that ran (from the profiler).
+    calls on one device differ only in the ops' implementation; the CPU and
+    CUDA generators give different draws, so comparisons across devices
+    pass ``stochastic=False`` (every dropout and drop-path probability set
+    to 0 in the copy). ``called``, if given, receives the names of the
+    ``mmext::`` ops that ran (from the profiler).
     """
-    model = copy.deepcopy(model).to(x.device).train()
+    model = copy.deepcopy(model).to(x.device, x.dtype).train()
+    if not stochastic:
+        for module in model.modules():
+            if isinstance(module, nn.modules.dropout._DropoutNd):
+                module.p = 0.0
+            if hasattr(module, 'drop_prob'):  # DropPath (mmcv, timm, mmext)
+                module.drop_prob = 0.0
     torch.manual_seed(seed)
     with reference_ops() if reference else nullcontext(), \
             profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -20,8 +20,11 @@ from mmext.testing.train_step import (MODEL_CONFIGS, build_classifier,
 # ops vs fallback on one device: relative loss difference, relative norm of
 # the gradients' difference, worst element relative to the largest gradient
 SAME_DEVICE_TOL = dict(loss=1e-5, grad=1e-4, grad_max=1e-3)
-# CUDA vs CPU (other convolution and matmul kernels, atomics)
-CROSS_DEVICE_TOL = dict(loss=1e-4, grad=2e-3, grad_max=1e-2)
+# CUDA vs CPU in float64 without dropout / drop path (the devices' random
+# streams differ; in float32 their convolution and matmul kernels and
+# atomics round differently, which a deep network amplifies beyond any
+# tolerance that would still catch a wrong kernel)
+CROSS_DEVICE_TOL = dict(loss=1e-9, grad=1e-7, grad_max=1e-6)
 
 
 def _inputs(batch, size, seed=0):
@@ -92,6 +95,8 @@ def test_train_step_cuda_ops_vs_fallback(name, cuda_deterministic):
     assert not called_ref, called_ref
     _check(compare_steps(ops, fallback), SAME_DEVICE_TOL,
            f'{name}: CUDA ops vs CUDA fallback')
-    cpu = train_step(model, x, y, reference=True)
-    _check(compare_steps(ops, cpu), CROSS_DEVICE_TOL,
-           f'{name}: CUDA ops vs CPU fallback')
+    x64 = x.double()
+    ops64 = train_step(model, x64.cuda(), y.cuda(), stochastic=False)
+    cpu64 = train_step(model, x64, y, reference=True, stochastic=False)
+    _check(compare_steps(ops64, cpu64), CROSS_DEVICE_TOL,
+           f'{name}: CUDA ops vs CPU fallback (float64)')

@@ -102,7 +102,9 @@ class ISQRTCOVNeck(BaseModule):
         # Newton-Schulz in half precision loses the trace normalization's
         # accuracy; the pooling is a small part of the network's cost.
         with torch.autocast(device_type=x.device.type, enabled=False):
-            out = isqrt_cov(x.float(), self.num_iter, triu=self.triu)
+            out = isqrt_cov(
+                x.float() if x.dtype in (torch.float16, torch.bfloat16)
+                else x, self.num_iter, triu=self.triu)
         return (out.flatten(1), )
 
 
