@@ -80,8 +80,26 @@ def extract_episode_features(model, inputs) -> torch.Tensor:
 
 
 class _MetaEvalMixin:
-    """Feature cache + episodes, shared by the val and test loops."""
+    """Feature cache + episodes, shared by the val and test loops (listed
+    before ``ValLoop`` / ``TestLoop``, whose ``__init__`` this calls)."""
     _mode = 'val'
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 evaluator: Union[Dict, Sequence],
+                 num_ways: int = 5,
+                 num_shots: int = 1,
+                 num_queries: int = 15,
+                 num_episodes: int = 2000,
+                 num_runs: int = 1,
+                 seed: int = 0,
+                 classifier: Optional[dict] = None,
+                 cache_dtype: str = 'float32',
+                 fp16: bool = False) -> None:
+        super().__init__(runner, dataloader, evaluator, fp16=fp16)
+        self._setup(num_ways, num_shots, num_queries, num_episodes, num_runs,
+                    seed, classifier, cache_dtype, fp16)
 
     def _setup(self, num_ways, num_shots, num_queries, num_episodes,
                num_runs, seed, classifier, cache_dtype, fp16) -> None:
@@ -211,43 +229,9 @@ class MetaValLoop(_MetaEvalMixin, ValLoop):
     """
     _mode = 'val'
 
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Dict, Sequence],
-                 num_ways: int = 5,
-                 num_shots: int = 1,
-                 num_queries: int = 15,
-                 num_episodes: int = 2000,
-                 num_runs: int = 1,
-                 seed: int = 0,
-                 classifier: Optional[dict] = None,
-                 cache_dtype: str = 'float32',
-                 fp16: bool = False) -> None:
-        super().__init__(runner, dataloader, evaluator, fp16=fp16)
-        self._setup(num_ways, num_shots, num_queries, num_episodes, num_runs,
-                    seed, classifier, cache_dtype, fp16)
-
 
 @LOOPS.register_module()
 class MetaTestLoop(_MetaEvalMixin, TestLoop):
     """Meta-test on cached features (``test_cfg``); arguments as
     :class:`MetaValLoop`."""
     _mode = 'test'
-
-    def __init__(self,
-                 runner,
-                 dataloader: Union[DataLoader, Dict],
-                 evaluator: Union[Dict, Sequence],
-                 num_ways: int = 5,
-                 num_shots: int = 1,
-                 num_queries: int = 15,
-                 num_episodes: int = 2000,
-                 num_runs: int = 1,
-                 seed: int = 0,
-                 classifier: Optional[dict] = None,
-                 cache_dtype: str = 'float32',
-                 fp16: bool = False) -> None:
-        super().__init__(runner, dataloader, evaluator, fp16=fp16)
-        self._setup(num_ways, num_shots, num_queries, num_episodes, num_runs,
-                    seed, classifier, cache_dtype, fp16)
