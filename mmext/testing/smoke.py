@@ -8,7 +8,8 @@ and runs one short epoch. Architecture, losses and evaluators are untouched.
 """
 import copy
 import os.path as osp
-from typing import Any, Optional
+from functools import partial
+from typing import Any, Callable, Optional
 
 from mmengine.config import Config
 
@@ -34,6 +35,18 @@ _FEW_SHOT_SPLIT_TYPES = ('FewShotImageDataset', 'MiniImageNet',
                          'TieredImageNet', 'CUBFewShot')
 #: Episodes per epoch of EpisodicDataset, and per meta-test, in smoke runs.
 _SMOKE_EPISODES = (2, 5)
+
+
+def _visit_dicts(node: Any, fn: Callable[[dict], None]) -> None:
+    """Call ``fn`` on every dict under ``node`` (lists and tuples are
+    entered), a dict before its values, so ``fn`` may rewrite it first."""
+    if isinstance(node, dict):
+        fn(node)
+        for v in node.values():
+            _visit_dicts(v, fn)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _visit_dicts(v, fn)
 
 
 def _reroot(value: Any, data_dir: str) -> Any:
@@ -78,17 +91,10 @@ def _frames_per_view(model: dict) -> Optional[int]:
     return None
 
 
-def _set_test_clips(node: Any, num_clips: int) -> None:
-    """Set ``num_clips`` of every test-mode ``SampleFrames`` under
-    ``node``."""
-    if isinstance(node, dict):
-        if node.get('type') == 'SampleFrames' and node.get('test_mode'):
-            node['num_clips'] = num_clips
-        for v in node.values():
-            _set_test_clips(v, num_clips)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _set_test_clips(v, num_clips)
+def _set_test_clips(node: dict, num_clips: int) -> None:
+    """Set ``num_clips`` of a test-mode ``SampleFrames`` transform."""
+    if node.get('type') == 'SampleFrames' and node.get('test_mode'):
+        node['num_clips'] = num_clips
 
 
 def _shrink_dataset(ds: dict, data_dir: str, factor: float,
@@ -149,31 +155,25 @@ def _shrink_meta_loops(cfg: Config) -> set:
     return {'val', 'test'}
 
 
-def _drop_pretrained(node: Any) -> None:
+def _drop_pretrained(node: dict) -> None:
     """Remove pretrained-weight loading (no weights exist in smoke runs),
     also inside models referenced by ``cfg_path`` (distiller teachers),
     which are inlined first."""
-    if isinstance(node, dict):
-        if isinstance(node.get('cfg_path'), str):
-            inline = load_model_cfg(node)
-            node.clear()
-            node.update(inline)
-        if isinstance(node.get('init_cfg'), dict) and \
-                node['init_cfg'].get('type') == 'Pretrained':
-            node['init_cfg'] = None
-        if isinstance(node.get('pretrained'), str):
-            node.pop('pretrained')
-        for key in _OPTIONAL_FILE_KEYS:
-            value = node.get(key)
-            if isinstance(value, str) or (
-                    isinstance(value, (list, tuple)) and value
-                    and all(isinstance(v, str) for v in value)):
-                node[key] = None
-        for v in node.values():
-            _drop_pretrained(v)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _drop_pretrained(v)
+    if isinstance(node.get('cfg_path'), str):
+        inline = load_model_cfg(node)
+        node.clear()
+        node.update(inline)
+    if isinstance(node.get('init_cfg'), dict) and \
+            node['init_cfg'].get('type') == 'Pretrained':
+        node['init_cfg'] = None
+    if isinstance(node.get('pretrained'), str):
+        node.pop('pretrained')
+    for key in _OPTIONAL_FILE_KEYS:
+        value = node.get(key)
+        if isinstance(value, str) or (
+                isinstance(value, (list, tuple)) and value
+                and all(isinstance(v, str) for v in value)):
+            node[key] = None
 
 
 #: the tiny open_clip towers of smoke runs (the text context stays 77 tokens,
@@ -182,72 +182,54 @@ _TINY_OPEN_CLIP_TEXT = dict(
     context_length=77, vocab_size=49408, width=32, heads=2, layers=1)
 
 
-def _tiny_open_clip(node: Any, factor: float) -> None:
+def _tiny_open_clip(node: dict, factor: float) -> None:
     """Make every open_clip model (a ``clip_cfg`` dict with ``model_name``,
     e.g. DAPL's) a tiny one of the same family (modified ResNet or ViT) for
     the shrunk images; its pretrained weights were dropped already."""
-    if isinstance(node, dict):
-        clip = node.get('clip_cfg')
-        if isinstance(clip, dict) and isinstance(clip.get('model_name'), str):
-            import open_clip
-            base = open_clip.get_model_config(clip['model_name']) or {}
-            vision = base.get('vision_cfg', {})
-            size = _shrink_size(vision.get('image_size', 224), factor)
-            if vision.get('patch_size'):
-                vision = dict(
-                    image_size=size,
-                    patch_size=vision['patch_size'],
-                    layers=1,
-                    width=32,
-                    head_width=16)
-            else:
-                vision = dict(
-                    image_size=size, layers=[1, 1, 1, 1], width=8,
-                    patch_size=None)
-            clip.update(
-                embed_dim=32,
-                vision_cfg=vision,
-                text_cfg=dict(_TINY_OPEN_CLIP_TEXT))
-        for v in node.values():
-            _tiny_open_clip(v, factor)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _tiny_open_clip(v, factor)
+    clip = node.get('clip_cfg')
+    if isinstance(clip, dict) and isinstance(clip.get('model_name'), str):
+        import open_clip
+        base = open_clip.get_model_config(clip['model_name']) or {}
+        vision = base.get('vision_cfg', {})
+        size = _shrink_size(vision.get('image_size', 224), factor)
+        if vision.get('patch_size'):
+            vision = dict(
+                image_size=size,
+                patch_size=vision['patch_size'],
+                layers=1,
+                width=32,
+                head_width=16)
+        else:
+            vision = dict(
+                image_size=size, layers=[1, 1, 1, 1], width=8,
+                patch_size=None)
+        clip.update(
+            embed_dim=32,
+            vision_cfg=vision,
+            text_cfg=dict(_TINY_OPEN_CLIP_TEXT))
 
 
-def _keep_all_detections(node: Any) -> None:
+def _keep_all_detections(node: dict) -> None:
     """Set every ``score_thr`` to 0 (a detector trained for a few iterations
     scores below the usual 0.05, and the evaluator needs some boxes) and
     keep at most 10 detections per image (mask pasting and COCO evaluation
     of 100 would dominate the run)."""
-    if isinstance(node, dict):
-        if 'score_thr' in node:
-            node['score_thr'] = 0.0
-            if 'max_per_img' in node:
-                node['max_per_img'] = min(node['max_per_img'], 10)
-        for v in node.values():
-            _keep_all_detections(v)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _keep_all_detections(v)
+    if 'score_thr' in node:
+        node['score_thr'] = 0.0
+        if 'max_per_img' in node:
+            node['max_per_img'] = min(node['max_per_img'], 10)
 
 
-def _few_proposals(node: Any) -> None:
+def _few_proposals(node: dict) -> None:
     """Cap region proposals at 64 per image (from at most 512 before
     NMS) and RoI samples at 32: two-stage detectors with a heavy RoI head
     (a C4 ResNet's res5 runs once per RoI) would otherwise spend minutes
     on their 300-2000 proposals per image."""
-    if isinstance(node, dict):
-        if 'nms_pre' in node and 'max_per_img' in node:
-            node['nms_pre'] = min(node['nms_pre'], 512)
-            node['max_per_img'] = min(node['max_per_img'], 64)
-        if node.get('type') == 'RandomSampler' and 'num' in node:
-            node['num'] = min(node['num'], 32)
-        for v in node.values():
-            _few_proposals(v)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _few_proposals(v)
+    if 'nms_pre' in node and 'max_per_img' in node:
+        node['nms_pre'] = min(node['nms_pre'], 512)
+        node['max_per_img'] = min(node['max_per_img'], 64)
+    if node.get('type') == 'RandomSampler' and 'num' in node:
+        node['num'] = min(node['num'], 32)
 
 
 def shrink_config(cfg: Config,
@@ -304,16 +286,17 @@ def shrink_config(cfg: Config,
     frames = _frames_per_view(cfg.model)
     if frames is not None:
         for split in splits[1:]:
-            _set_test_clips(cfg[f'{split}_dataloader'], frames)
+            _visit_dicts(cfg[f'{split}_dataloader'],
+                         partial(_set_test_clips, num_clips=frames))
     for split in splits[1:]:
         evaluators = cfg[f'{split}_evaluator']
         for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
             if 'ann_file' in ev:
                 ev['ann_file'] = _reroot(ev['ann_file'], data_dir)
-    _drop_pretrained(cfg.model)
-    _tiny_open_clip(cfg.model, factor)
-    _keep_all_detections(cfg.model)
-    _few_proposals(cfg.model)
+    _visit_dicts(cfg.model, _drop_pretrained)
+    _visit_dicts(cfg.model, partial(_tiny_open_clip, factor=factor))
+    _visit_dicts(cfg.model, _keep_all_detections)
+    _visit_dicts(cfg.model, _few_proposals)
     # episodic training keeps its loop (it checks the episodic dataset)
     train_loop = cfg.train_cfg.get('type', 'EpochBasedTrainLoop')
     cfg.train_cfg = dict(
