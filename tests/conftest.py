@@ -16,10 +16,11 @@ def smoke_data(tmp_path_factory):
     Layout mirrors ``data/``: ``imagenet/``, ``coco/``, ``kinetics400/``,
     ``digits/``, ``cifar100/``, ``CUB_200_2011/``, ``fgvc_aircraft/``,
     ``stanford_cars/``, ``VOCdevkit/``, ``office_home/``, ``visda17/``,
-    ``domainnet/``, ``sthv1/``.
+    ``domainnet/``, ``sthv1/``, ``few_shot_video/``.
     """
     from mmext.datasets import (make_aircraft_style, make_cifar100_style,
                                 make_coco_style, make_cub_style, make_digits,
+                                make_few_shot_video_style,
                                 make_imagenet_style, make_kinetics_style,
                                 make_stanford_cars_style, make_voc_style)
     from mmext.datasets.sthv1_smoke import make_sthv1_style
@@ -40,6 +41,7 @@ def smoke_data(tmp_path_factory):
     make_office_home_style(str(root / 'office_home'))
     make_visda17_style(str(root / 'visda17'))
     make_mini_domainnet_style(str(root / 'domainnet'))
+    make_few_shot_video_style(str(root / 'few_shot_video'))
     return str(root)
 
 

@@ -33,8 +33,14 @@ _OPTIONAL_FILE_KEYS = ('teacher_ckpt', 'cost_matrix_file', 'teacher_ckpts')
 #: read the digits' train/val class folders instead (10 classes each).
 _FEW_SHOT_SPLIT_TYPES = ('FewShotImageDataset', 'MiniImageNet',
                          'TieredImageNet', 'CUBFewShot')
+#: Few-shot video splits: smoke runs read the class folders written by
+#: :func:`mmext.datasets.make_few_shot_video_style` (10 classes per split).
+_FEW_SHOT_VIDEO_TYPES = ('FewShotVideoDataset', )
 #: Episodes per epoch of EpisodicDataset, and per meta-test, in smoke runs.
 _SMOKE_EPISODES = (2, 5)
+#: Queries per class of smoke episodes (the video smoke split has 7 clips
+#: per class: 5 shots + 2 queries).
+_SMOKE_QUERIES = 2
 
 
 def _visit_dicts(node: Any, fn: Callable[[dict], None]) -> None:
@@ -101,12 +107,15 @@ def _shrink_dataset(ds: dict, data_dir: str, factor: float,
                     num_samples: int) -> None:
     if ds.get('type') == 'EpisodicDataset':  # episodes of the whole split
         ds['num_episodes'] = min(ds.get('num_episodes', 1), _SMOKE_EPISODES[0])
+        ds['num_queries'] = min(ds.get('num_queries', 16), _SMOKE_QUERIES)
         _shrink_dataset(ds['dataset'], data_dir, factor, None)
         return
-    if ds.get('type') in _FEW_SHOT_SPLIT_TYPES:
+    if ds.get('type') in _FEW_SHOT_SPLIT_TYPES + _FEW_SHOT_VIDEO_TYPES:
         split = ds.get('split', 'train')
+        folder = 'digits' if ds['type'] in _FEW_SHOT_SPLIT_TYPES else \
+            'few_shot_video'
         ds.update(
-            data_root=osp.join(data_dir, 'digits'),
+            data_root=osp.join(data_dir, folder),
             split_format='folder',
             split='train' if split == 'train' else 'val')
         if num_samples is not None:
@@ -150,6 +159,8 @@ def _shrink_meta_loops(cfg: Config) -> set:
         return set()
     val_cfg['num_episodes'] = min(
         val_cfg.get('num_episodes', 2000), _SMOKE_EPISODES[1])
+    val_cfg['num_queries'] = min(val_cfg.get('num_queries', 15),
+                                 _SMOKE_QUERIES)
     val_cfg['num_runs'] = 1
     cfg.test_cfg = dict(copy.deepcopy(val_cfg), type='MetaTestLoop')
     return {'val', 'test'}
@@ -242,8 +253,9 @@ def shrink_config(cfg: Config,
 
     Args:
         cfg: A full config (as loaded by ``Config.fromfile``).
-        data_dir: Directory holding ``imagenet/``, ``coco/``,
-            ``kinetics400/`` and ``digits/`` smoke datasets.
+        data_dir: Directory holding the smoke datasets (``imagenet/``,
+            ``coco/``, ``kinetics400/``, ``digits/``, ``few_shot_video/``...,
+            as ``tests/conftest.py`` writes them).
         work_dir: Where the run writes logs and checkpoints.
         num_samples: Samples kept per dataset.
         batch_size: Batch size of every dataloader.

@@ -13,11 +13,13 @@ from .preact_resnet import PreActResNet
 from .resnet_last_blocks import ResNetLastBlocks
 from .shufflenet_v1_cifar import CIFARShuffleNetV1
 from .so_vit import SoViT
+from .tamt_vit import TAMTViT
 from .vgg16_caffe import VGG16Caffe
 
 __all__ = [
     'ACmixResNet', 'ACmixSwinTransformer', 'ECAResNet', 'ECAMobileNetV2',
     'CIFARKDResNet', 'CIFARWideResNet', 'CIFARShuffleNetV1', 'DAT',
     'GSoPResNet', 'SoViT', 'DeepBDCResNet12', 'DeepBDCResNet18',
-    'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe', 'PreActResNet'
+    'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe', 'PreActResNet',
+    'TAMTViT'
 ]

@@ -36,7 +36,10 @@ class EpisodicClassifier(BaseClassifier):
         init_cfg (dict, optional): Initialisation config.
 
     Shapes:
-        - inputs: ``(B, 3, H, W)``, ``B = episodes * N * (K + Q)``
+        - inputs: ``(B, 3, H, W)`` images or ``(B, 3, T, H, W)`` clips,
+          ``B = episodes * N * (K + Q)``; mmaction2's
+          ``ActionDataPreprocessor`` gives ``(B, V, 3, T, H, W)`` with ``V``
+          views (clips x crops) per video, whose features are averaged.
         - extract_feat: ``(B, D)``
     """
 
@@ -60,6 +63,10 @@ class EpisodicClassifier(BaseClassifier):
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(B, D)`` episode features."""
+        if inputs.dim() == 6:  # (B, V, 3, T, H, W) views of videos
+            b, v = inputs.shape[:2]
+            return self.extract_feat(inputs.flatten(0, 1)).view(b, v,
+                                                                -1).mean(1)
         x = self.backbone(inputs)
         if self.with_neck:
             x = self.neck(x)

@@ -26,16 +26,10 @@ from mmcv.cnn import ConvModule, build_norm_layer
 from mmengine.model.weight_init import constant_init, kaiming_init, normal_init
 from torch import Tensor
 
-from mmext.ops import isqrt_cov
+from mmext.models.utils.mpncov import mpncov_isqrt
 from mmext.ops.tensor_check import check_finite
 from mmext.registry import MODELS
 from mmext.utils.validation import check_arg
-
-#: The authors add 1e-5 to the trace in the pre-normalization (``Sqrtm`` of
-#: their ``MPNCOV.py``, "gzl 2021.01.05"); mmext's op floors it at ``eps``
-#: instead, which differs only for traces below 1e-5.
-TCP_TRACE_EPS = 1e-5
-
 
 def shift_frames(x: Tensor, shift: int, mode: str) -> Tensor:
     """Frame ``t`` of the result is frame ``t - shift`` of ``x``.
@@ -56,24 +50,20 @@ def shift_frames(x: Tensor, shift: int, mode: str) -> Tensor:
     return x.index_select(1, index)
 
 
-def video_isqrt_cov(x: Tensor,
-                    num_segments: int,
-                    num_iter: int = 3,
-                    eps: float = TCP_TRACE_EPS) -> Tensor:
+def video_isqrt_cov(x: Tensor, num_segments: int, num_iter: int = 3) -> Tensor:
     """Video-level iSQRT-COV: one covariance over all ``T H W`` positions.
 
     TCP Eq. (7)-(8) with the authors' ``TCP_level='video'``: the centred
     covariance of the ``M = T H W`` positions of a video, its square root by
     ``num_iter`` coupled Newton-Schulz iterations (trace pre-normalization,
-    post-compensation) and the row-major upper triangle. Computed in float32
-    (also under autocast) by :func:`mmext.ops.isqrt_cov`.
+    post-compensation) and the row-major upper triangle, computed as the
+    authors' ``MPNCOV.py`` (:func:`mmext.models.utils.mpncov.mpncov_isqrt`).
 
     Args:
         x (Tensor): Frame maps ``(N * T, C, H, W)``, the ``T`` frames of a
             video consecutive.
         num_segments (int): Frames per video ``T``.
         num_iter (int): Newton-Schulz iterations. Defaults to 3.
-        eps (float): Floor of the trace. Defaults to 1e-5.
 
     Returns:
         Tensor: ``(N, C (C + 1) / 2)``.
@@ -82,8 +72,7 @@ def video_isqrt_cov(x: Tensor,
     n = nt // num_segments
     x = x.reshape(n, num_segments, c, h * w).transpose(1, 2)
     x = x.reshape(n, c, num_segments * h * w)
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        return isqrt_cov(x.float(), num_iter, eps=eps)
+    return mpncov_isqrt(x, num_iter)
 
 
 class TemporalSpatialAttention(nn.Module):

@@ -3,9 +3,11 @@ from .category_distance import (cka_distance_matrix, cosine_distance_matrix,
 from .frozen_stages import FrozenStagesMixin
 from .gaussian_w2 import gaussian_w2_diag, gaussian_w2_full
 from .grad_scale import grad_scale
+from .mpncov import MPNCOV_TRACE_EPS, mpncov_isqrt
 from .sinkhorn import sinkhorn
 
 __all__ = [
     'sinkhorn', 'linear_cka', 'cka_distance_matrix', 'cosine_distance_matrix',
-    'gaussian_w2_diag', 'gaussian_w2_full', 'FrozenStagesMixin', 'grad_scale'
+    'gaussian_w2_diag', 'gaussian_w2_full', 'FrozenStagesMixin', 'grad_scale',
+    'MPNCOV_TRACE_EPS', 'mpncov_isqrt'
 ]
