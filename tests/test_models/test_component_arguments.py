@@ -60,6 +60,8 @@ CASES = {
     'DAPL': (dict(clip_cfg=dict(model_name='RN50'), classnames=['a', 'b']),
              'n_ctx', '16'),
     'UDADataPreprocessor': ({}, 'pad_size_divisor', '1'),
+    'TAMTViT': ({}, 'adapter_indices', 10),
+    'GTMTNeck': ({}, 'num_groups', '4'),
 }
 #: Components whose arguments are all configs of other components.
 CONFIG_ONLY = {'KDDistiller'}

@@ -202,8 +202,8 @@ class TAMTViT(VisionTransformer):
         depth = len(self.blocks)
         for i in adapter_indices:
             check_arg(self, 'adapter_indices[]', i, int, low=0, high=depth - 1)
-        tubelet = kwargs.get('tubelet_size', 2)
-        self.num_segments = kwargs.get('num_frames', 16) // tubelet
+        self.num_frames = kwargs.get('num_frames', 16)
+        self.num_segments = self.num_frames // kwargs.get('tubelet_size', 2)
         self.temporal_layout = temporal_layout
         self.freeze_pretrained = freeze_pretrained
         self.return_feat_map = True
@@ -292,13 +292,13 @@ class TAMTViT(VisionTransformer):
         return y.view(b, n // t, c, t).permute(0, 3, 1, 2).reshape(b, n, c)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        if x.dim() != 5 or x.size(2) != self.num_frames:
+            raise ValueError(
+                f'TAMTViT: clips {tuple(x.shape)} must be (B, 3, '
+                f'{self.num_frames}, H, W) (model.backbone.num_frames); '
+                'sample that many frames per clip')
         fmap = super().forward(x)  # (B, C, T', h, w)
         b, c, t, h, w = fmap.shape
-        if t != self.num_segments:
-            raise ValueError(
-                f'TAMTViT: {t} temporal tokens, the model is built for '
-                f'{self.num_segments} (model.backbone.num_frames / '
-                'tubelet_size); sample that many frames per clip')
         tokens = fmap.flatten(2).transpose(1, 2)  # (B, N, C)
         g = self.fc_norm(tokens.mean(1))
         y = self.fc_norm2(tokens + self._temporal_mix(tokens))

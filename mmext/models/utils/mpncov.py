@@ -5,7 +5,7 @@ of the ``M`` positions, coupled Newton-Schulz square root with trace
 pre-normalization and post-compensation, 1e-5 added to the trace ("gzl
 2021.01.05"). :func:`mpncov_isqrt` is that computation through
 :func:`mmext.ops.isqrt_cov`, in float32 also under autocast (the square root
-diverges in half precision).
+diverges in half precision); float64 input stays float64.
 """
 import torch
 from torch import Tensor
@@ -28,8 +28,10 @@ def mpncov_isqrt(x: Tensor, num_iter: int = 3, triu: bool = True) -> Tensor:
         triu (bool): Return the row-major upper triangle. Defaults to True.
 
     Returns:
-        Tensor: float32 ``(B, C (C + 1) / 2)`` if ``triu`` else
-        ``(B, C, C)``.
+        Tensor: ``(B, C (C + 1) / 2)`` if ``triu`` else ``(B, C, C)``,
+        float64 for float64 input, else float32.
     """
+    if x.dtype != torch.float64:
+        x = x.float()
     with torch.autocast(device_type=x.device.type, enabled=False):
-        return isqrt_cov(x.float(), num_iter, triu=triu, eps=MPNCOV_TRACE_EPS)
+        return isqrt_cov(x, num_iter, triu=triu, eps=MPNCOV_TRACE_EPS)
