@@ -4,6 +4,7 @@ Sources live in ``csrc/`` (mmcv's layout: ``pytorch/<op>.cpp`` registers
 ``torch.ops.mmext.<op>``, ``pytorch/cpu/`` and ``pytorch/cuda/`` hold the
 kernels); :mod:`mmext.ops.ext_loader` loads them.
 """
+from .bdc import bdc_pool
 from .cov_sqrt import (cov_pool, cross_cov_pool, isqrt_cov,
                        newton_schulz_sqrt, triu_vec)
 from .deform_sample import deform_sample, deform_sample_reference
@@ -17,6 +18,6 @@ register_flop_handles()
 __all__ = [
     'ext_available', 'ext_with_cuda', 'cpu_workspace_release',
     'cpu_workspace_cached_bytes', 'cov_pool', 'cross_cov_pool',
-    'isqrt_cov', 'newton_schulz_sqrt', 'triu_vec', 'deform_sample',
-    'deform_sample_reference'
+    'isqrt_cov', 'newton_schulz_sqrt', 'triu_vec', 'bdc_pool',
+    'deform_sample', 'deform_sample_reference'
 ]

@@ -19,6 +19,8 @@ Counts:
 - ``newton_schulz_sqrt``: ``B C^3`` per matrix product, and
   :func:`newton_schulz_products` products for ``num_iter`` iterations.
 - ``isqrt_cov``: the two above; ``triu_vec`` 0.
+- ``bdc_pool``: ``B d^2 M`` for ``(B, d, M)`` features (the Gram matrix
+  ``X X^T``, as ``cov_pool``).
 """
 import math
 from typing import Any, Callable, Dict, List
@@ -116,6 +118,7 @@ def _handles() -> Dict[str, Handle]:
         'prim::PythonOp._ISqrtCov': isqrt_cov(_function_num_iter),
         'mmext::triu_vec_forward': no_flops,
         'prim::PythonOp._TriuVec': no_flops,
+        'prim::PythonOp._BDCPool': cov_pool,
     }
 
 

@@ -124,3 +124,31 @@ def test_mlkp_section_runs(capsys):
     assert (every['impl'], even['impl']) == ('every position', 'mmext even')
     assert max(even['rel_err']) < 1e-5
     assert 'target: time' in capsys.readouterr().out
+
+
+def test_bdc_pool_section_runs(capsys):
+    """mmext's BDC pooling and the straightforward one agree (tiny shape);
+    the time and memory ratios are printed, never asserted."""
+    bench = load_script()
+    args = bench.parse_args(
+        ['--ops', 'bdc_pool', '--repeat', '1', '--bdc-shape', '3', '6', '3',
+         '4'])
+    plain, ours = bench.BENCHMARKS['bdc_pool'](args)
+    assert (plain['impl'], ours['impl']) == ('straightforward', 'mmext')
+    assert ours['shape'] == (3, 6, 3, 4)
+    assert max(ours['rel_err']) < 1e-5
+    assert ours['time_ratio'] > 0
+    assert 'targets (mmext / straightforward)' in capsys.readouterr().out
+
+
+def test_bdc_straightforward_baseline_matches_cdist():
+    bench = load_script()
+    x = torch.randn(2, 5, 3, 4, dtype=torch.float64)
+    t = torch.full((1, 1), -1.5, dtype=torch.float64)
+    out = bench.bdc_pool_straightforward(x, t)
+    dist = torch.cdist(x.flatten(2), x.flatten(2))
+    a = torch.sqrt(dist.square() * torch.exp(t) + 1e-5)
+    n = torch.eye(5, dtype=torch.float64) - 1 / 5
+    c = n @ a @ n
+    rows, cols = torch.triu_indices(5, 5)
+    torch.testing.assert_close(out, c[:, rows, cols])

@@ -31,6 +31,7 @@ Usage::
 """
 import argparse
 import ctypes
+import math
 import statistics
 import sys
 import time
@@ -39,7 +40,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch.autograd import Function
 
-from mmext.ops import cpu_workspace_release, isqrt_cov
+from mmext.ops import bdc_pool, cpu_workspace_release, isqrt_cov
 from mmext.ops.cov_sqrt import _ext_has_ops
 
 COV_SHAPES = [(32, 256, 196, 5), (32, 128, 784, 3), (8, 64, 3136, 3)]
@@ -501,6 +502,96 @@ def benchmark_tcp_pool(args: argparse.Namespace) -> List[dict]:
     return rows
 
 
+#: DeepBDC's Meta meta-training episode (5-way, 5 shots + 16 queries per
+#: class: 105 maps of ResNet-12's 640 x 10 x 10); the issue's targets.
+BDC_SHAPE = (105, 640, 10, 10)
+BDC_TARGETS = dict(time=0.6, memory=0.5, rel_err=1e-5)
+
+
+def bdc_pool_straightforward(x: torch.Tensor, temperature: torch.Tensor,
+                             eps: float = 1e-5) -> torch.Tensor:
+    """``(B, d, h, w) -> (B, d (d + 1) / 2)``: DeepBDC's formula written
+    directly (the authors' ``BDCovpool`` layout): the Gram matrix, dense
+    ``d x d`` intermediates, autograd's backward, the triangle gathered with
+    ``torch.triu_indices``."""
+    x = x.flatten(2)
+    gram = x @ x.transpose(1, 2)
+    sq = gram.diagonal(dim1=1, dim2=2)
+    dist2 = (sq[:, :, None] + sq[:, None, :] - 2 * gram).clamp(min=0)
+    a = torch.sqrt(temperature.reshape(()).exp() * dist2 + eps)
+    c = (a - a.mean(1, keepdim=True) - a.mean(2, keepdim=True) +
+         a.mean((1, 2), keepdim=True))
+    rows, cols = torch.triu_indices(c.size(1), c.size(1), device=c.device)
+    return c[:, rows, cols]
+
+
+def benchmark_bdc_pool(args: argparse.Namespace) -> List[dict]:
+    """``bdc_pool``: forward + backward (to the maps and the temperature) of
+    :func:`mmext.ops.bdc_pool` against :func:`bdc_pool_straightforward`
+    at a 5-way 5-shot 16-query episode; the issue's targets: at most 0.6x
+    the time and 0.5x the peak memory, outputs and gradients within 1e-5
+    relative."""
+    device = torch.device(args.device)
+    b, d, h, w = args.bdc_shape
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(b, d, h, w, generator=gen).relu_().to(device)
+    t = torch.full((1, 1), math.log(1 / (2 * h * w))).to(device)
+    grad = torch.randn(b, d * (d + 1) // 2, generator=gen).to(device)
+
+    def fwd_bwd(fn: Callable) -> Callable[[], tuple]:
+
+        def run():
+            xg, tg = x.detach().requires_grad_(), t.detach().requires_grad_()
+            out = fn(xg, tg)
+            gx, gt = torch.autograd.grad(out, (xg, tg), grad)
+            return out.detach(), gx, gt
+
+        return run
+
+    print(f'== bdc_pool: DeepBDC pooling forward + backward, {b} maps of '
+          f'{d} x {h} x {w}, float32, {device}, {torch.get_num_threads()} '
+          'threads ==')
+    rows, values = [], {}
+    for name, fn in (('straightforward', bdc_pool_straightforward),
+                     ('mmext', bdc_pool)):
+        run = fwd_bwd(fn)
+        seconds, _ = time_fn(run, device, args.repeat)
+        rows.append(dict(impl=name, shape=(b, d, h, w), seconds=seconds,
+                         peak_mb=peak_memory_mb(run, device)))
+        values[name] = run()
+    base = rows[0]
+    print(f'{"implementation":<16}{"ms":>10}{"peak MiB":>10}{"time":>8}'
+          f'{"memory":>8}   rel err out/grad x/grad t')
+    for r in rows:
+        r['time_ratio'] = r['seconds'] / base['seconds']
+        r['memory_ratio'] = (None if r['peak_mb'] is None
+                             or not base['peak_mb'] else
+                             r['peak_mb'] / base['peak_mb'])
+        r['rel_err'] = tuple(
+            _rel_err(a, ref)
+            for a, ref in zip(values[r['impl']], values['straightforward']))
+        peak = 'n/a' if r['peak_mb'] is None else f'{r["peak_mb"]:.0f}'
+        memory = 'n/a' if r['memory_ratio'] is None \
+            else f'{r["memory_ratio"]:.2f}'
+        errs = ' '.join(f'{e:.1e}' for e in r['rel_err'])
+        print(f'{r["impl"]:<16}{r["seconds"] * 1e3:>10.1f}{peak:>10}'
+              f'{r["time_ratio"]:>8.2f}{memory:>8}   {errs}')
+    ours = rows[1]
+    # the temperature's gradient is a sum of B d^2 terms of both signs,
+    # whose float32 value already differs from float64 by ~1e-5 in the
+    # straightforward version: printed, not a target
+    checks = (('time', ours['time_ratio'], BDC_TARGETS['time']),
+              ('memory', ours['memory_ratio'], BDC_TARGETS['memory']),
+              ('rel err out/grad x', max(ours['rel_err'][:2]),
+               BDC_TARGETS['rel_err']))
+    print('targets (mmext / straightforward): ' + '; '.join(
+        f'{what} n/a' if value is None else
+        f'{what} {value:.3g} (<= {limit:g}) '
+        f'{"ok" if value <= limit else "MISSED"}'
+        for what, value, limit in checks))
+    return rows
+
+
 #: One entry per op; each takes the parsed arguments, prints its table and
 #: returns its rows.
 BENCHMARKS: Dict[str, Callable[[argparse.Namespace], List[dict]]] = {
@@ -510,6 +601,7 @@ BENCHMARKS: Dict[str, Callable[[argparse.Namespace], List[dict]]] = {
     'paploss': benchmark_paploss,
     'mlkp': benchmark_mlkp,
     'tcp_pool': benchmark_tcp_pool,
+    'bdc_pool': benchmark_bdc_pool,
 }
 
 
@@ -551,6 +643,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         metavar=('V', 'T', 'C', 'H', 'W'),
         help='tcp_pool videos, frames, channels, height, width (default: '
         '8 8 128 14 14)')
+    parser.add_argument(
+        '--bdc-shape', type=int, nargs=4, default=BDC_SHAPE,
+        metavar=('B', 'D', 'H', 'W'),
+        help='bdc_pool maps, channels, height, width (default: 105 640 10 '
+        '10)')
     return parser.parse_args(argv)
 
 

@@ -7,9 +7,10 @@ Fei-Long121/DeepBDC (``methods/bdc_module.py``).
 The BDC matrix of a feature map treats its ``d`` channels as the
 observations: ``a_kl = sqrt(exp(t) ||x_k - x_l||^2 + eps)`` over the ``M = h w``
 positions, double-centred (Sec. 3.2, Eq. 4); its upper triangle (diagonal
-included, no sqrt(2) weighting) is the image representation. For two images
-the inner product of their full BDC matrices divided by ``d^2`` is the
-sample Brownian distance covariance of the two channel sets.
+included, no sqrt(2) weighting) is the image representation. The op with its
+closed-form backward is :func:`mmext.ops.bdc_pool`; :class:`BDCPooling` adds
+the optional reduction, the learnable temperature and the checks that name
+config keys.
 
 Also here: :func:`checkpoint_filter_fn`, the mapping of the authors' saved
 keys (``feature.*``, ``dcov.*``, ``classifier.*``) to mmext's models.
@@ -24,34 +25,12 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmext.ops import triu_vec
+from mmext.ops import bdc_pool
 from mmext.registry import MODELS
 from mmext.utils.converter import rename_by_rules, strip_prefix
 from mmext.utils.validation import check_arg
 
-__all__ = ['bdc_matrix', 'BDCPooling', 'checkpoint_filter_fn']
-
-
-def bdc_matrix(x: Tensor, temperature: Tensor, eps: float = 1e-5) -> Tensor:
-    """Double-centred Euclidean distance matrix of the channels.
-
-    Args:
-        x (Tensor): ``(B, d, M)`` or ``(B, d, h, w)``, ``M = h w >= 2``.
-        temperature (Tensor): Scalar (any shape with one element) ``t``;
-            squared distances are scaled by ``exp(t)``.
-        eps (float): Added under the square root (keeps its gradient finite
-            on the zero diagonal). Defaults to 1e-5, the authors'.
-
-    Returns:
-        Tensor: ``(B, d, d)``, symmetric, every row and column summing to 0.
-    """
-    x = x.flatten(2)
-    gram = x @ x.transpose(1, 2)  # (B, d, d)
-    sq = gram.diagonal(dim1=1, dim2=2)  # (B, d): ||x_k||^2
-    dist2 = (sq[:, :, None] + sq[:, None, :] - 2 * gram).clamp(min=0)
-    a = torch.sqrt(temperature.reshape(()).exp() * dist2 + eps)
-    return (a - a.mean(1, keepdim=True) - a.mean(2, keepdim=True) +
-            a.mean((1, 2), keepdim=True))
+__all__ = ['BDCPooling', 'checkpoint_filter_fn']
 
 
 @MODELS.register_module()
@@ -76,7 +55,8 @@ class BDCPooling(BaseModule):
         dropout_rate (float): Dropout on the output (the authors'
             pretraining classifier input: 0.8 / 0.6 Meta, 0.5 STL).
             Defaults to 0.
-        eps (float): See :func:`bdc_matrix`. Defaults to 1e-5.
+        eps (float): Added under the square root (see
+            :func:`mmext.ops.bdc_pool`). Defaults to 1e-5.
         norm_cfg (dict): Norm of the reduction. Defaults to BN.
         act_cfg (dict): Activation of the reduction. Defaults to ReLU.
         init_cfg (dict, optional): Initialisation config.
@@ -163,8 +143,7 @@ class BDCPooling(BaseModule):
         if x.dtype in (torch.float16, torch.bfloat16):
             x = x.float()
         with torch.autocast(device_type=x.device.type, enabled=False):
-            out = triu_vec(
-                bdc_matrix(x, self.temperature.to(x.dtype), self.eps))
+            out = bdc_pool(x, self.temperature.to(x.dtype), self.eps)
         return (self.dropout(out), )
 
 
