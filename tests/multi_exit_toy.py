@@ -1,4 +1,5 @@
-"""A three-step multi-exit classifier for the adaptive-inference tests.
+"""A three-step multi-exit classifier for the adaptive-inference tests, and
+its step costs in closed form.
 
 Step ``t`` runs a 3x3 convolution + BN + ReLU on the previous step's feature
 map, a ``GRUCell`` on its spatial mean (the hidden state carried across
@@ -7,7 +8,7 @@ test-only name so a config can build it (``custom_imports =
 dict(imports=['multi_exit_toy'])``; ``tests/`` is on ``sys.path`` under
 pytest). Layer sizes are fixed so tests can write its costs in closed form.
 """
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,27 @@ from mmext.models.utils.multi_exit import MultiExitMixin, iter_all_steps
 CHANNELS = 8
 HIDDEN = 16
 GROUPS = 2  # of the convolutions of steps 2 and 3
+
+
+def closed_form_costs(size: int, num_classes: int,
+                      convention: str) -> List[int]:
+    """Cumulative multiply-adds per image of steps 1..3 on ``size x size``
+    inputs (``size`` divisible by 2).
+
+    ``'authors'``: conv, GRU-cell and linear layers. ``'mmengine'``: the
+    same (fvcore traces the GRU cell as its two matrix products) plus the
+    eval-mode batch norms (scale and shift per element); the mean pooling
+    and gate activations are not counted.
+    """
+    pixels = (size // 2)**2  # every step works at stride 2
+    conv1 = pixels * CHANNELS * 3 * 9
+    conv23 = pixels * CHANNELS * (CHANNELS // GROUPS) * 9
+    gru_cell = 3 * HIDDEN * (CHANNELS + HIDDEN)  # 3 gates: input + hidden
+    head = HIDDEN * num_classes
+    norm = 2 * pixels * CHANNELS if convention == 'mmengine' else 0
+    first = conv1 + norm + gru_cell + head
+    later = conv23 + norm + gru_cell + head
+    return [first, first + later, first + 2 * later]
 
 
 @MODELS.register_module(name='ToyMultiExitClassifier', force=True)

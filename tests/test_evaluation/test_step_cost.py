@@ -1,22 +1,15 @@
 """Cost per step measured from the model, in both conventions, against
-closed forms: the toy of ``tests/multi_exit_toy.py`` (16 x 16 inputs) and
-single layers, whose multiply-adds per output (or input) position equal the
-number of their weights."""
+closed forms: the toy of ``tests/multi_exit_toy.py``, and single layers,
+whose multiply-adds per output (or input) position equal the number of
+their weights."""
 import pytest
 import torch
-from multi_exit_toy import CHANNELS, GROUPS, HIDDEN, ToyMultiExitClassifier
+from multi_exit_toy import ToyMultiExitClassifier, closed_form_costs
 from torch import nn
 
 from mmext.evaluation import layer_macs, measure_step_costs
 
 NUM_CLASSES = 5
-# step 1: conv 3 -> 8, 3 x 3, stride 2 on 16 x 16 -> 8 x 8 outputs
-CONV1 = 8 * 8 * CHANNELS * 3 * 9
-# steps 2, 3: grouped conv 8 -> 8, 3 x 3 on 8 x 8
-CONV23 = 8 * 8 * CHANNELS * (CHANNELS // GROUPS) * 9
-GRU_CELL = 3 * HIDDEN * (CHANNELS + HIDDEN)  # three gates, input + hidden
-HEAD = HIDDEN * NUM_CLASSES
-BN = 2 * 8 * 8 * CHANNELS  # mmengine: scale and shift per element (eval)
 
 
 @pytest.fixture
@@ -28,20 +21,14 @@ def toy():
 def test_authors_convention_closed_form(toy):
     toy.train()
     costs = measure_step_costs(toy, torch.randn(4, 3, 16, 16), 'authors')
-    step1 = CONV1 + GRU_CELL + HEAD
-    step = CONV23 + GRU_CELL + HEAD
-    assert costs == [step1, step1 + step, step1 + 2 * step]
+    assert costs == closed_form_costs(16, NUM_CLASSES, 'authors')
     assert toy.training  # mode restored
     assert all(not m._forward_hooks for m in toy.modules())
 
 
 def test_mmengine_convention_closed_form(toy):
-    # fvcore counts conv, batch norm and linear (GRUCell is traced as its
-    # two matrix products); the mean pooling and gate activations count 0
-    costs = measure_step_costs(toy, torch.randn(2, 3, 16, 16), 'mmengine')
-    step1 = CONV1 + BN + GRU_CELL + HEAD
-    step = CONV23 + BN + GRU_CELL + HEAD
-    assert costs == [step1, step1 + step, step1 + 2 * step]
+    costs = measure_step_costs(toy, torch.randn(2, 3, 12, 12), 'mmengine')
+    assert costs == closed_form_costs(12, NUM_CLASSES, 'mmengine')
 
 
 def test_unknown_convention(toy):
