@@ -4,10 +4,13 @@ from .frozen_stages import FrozenStagesMixin
 from .gaussian_w2 import gaussian_w2_diag, gaussian_w2_full
 from .grad_scale import grad_scale
 from .mpncov import MPNCOV_TRACE_EPS, mpncov_isqrt
+from .multi_exit import (MultiExitMixin, all_steps_predict,
+                         early_exit_predict, exit_confidence, iter_all_steps)
 from .sinkhorn import sinkhorn
 
 __all__ = [
     'sinkhorn', 'linear_cka', 'cka_distance_matrix', 'cosine_distance_matrix',
     'gaussian_w2_diag', 'gaussian_w2_full', 'FrozenStagesMixin', 'grad_scale',
-    'MPNCOV_TRACE_EPS', 'mpncov_isqrt'
+    'MPNCOV_TRACE_EPS', 'mpncov_isqrt', 'MultiExitMixin', 'exit_confidence',
+    'iter_all_steps', 'all_steps_predict', 'early_exit_predict'
 ]
