@@ -15,6 +15,10 @@ Supported models (``model_kind``):
   (S segments); ``'recognizer3d'``: ``Recognizer3D`` on
   ``(N, V, C, T, H, W)`` (V = num_crops * num_clips); both run backbone, neck
   and ``cls_head`` (``stage='head'``).
+- ``'episodic'``: mmext ``EpisodicClassifier`` (few-shot: DeepBDC, TAMT);
+  ``model(x, mode='tensor')`` (the episode features) on ``(N, C, H, W)``
+  images or ``(N, C, T, H, W)`` clips; its training step runs on one episode
+  of ``N / 2`` ways, one support and one query each.
 - ``'module'``: a plain ``nn.Module`` (not an mmengine ``BaseModel``) called as
   ``module(x)``.
 
@@ -56,15 +60,18 @@ _KNOWN_TYPES = (
      'Recognizer2D'),
     ('recognizer3d', 'mmaction.models.recognizers.recognizer3d',
      'Recognizer3D'),
+    ('episodic', 'mmext.models.classifiers.episodic_classifier',
+     'EpisodicClassifier'),
 )
 _SUPPORTED = ('mmpretrain ImageClassifier, mmdet TwoStageDetector / '
               'SingleStageDetector, mmaction2 Recognizer2D / Recognizer3D, '
-              'or a plain nn.Module')
+              'mmext EpisodicClassifier, or a plain nn.Module')
 _DEFAULT_SHAPES = {
     'classifier': (3, 224, 224),
     'detector': (3, 800, 1333),
     'recognizer2d': (8, 3, 224, 224),
     'recognizer3d': (1, 3, 16, 224, 224),
+    'episodic': (3, 84, 84),
     'module': (3, 224, 224),
 }
 
@@ -114,7 +121,8 @@ def build_model(cfg, device: str = 'cpu') -> nn.Module:
 
 def model_kind(model: nn.Module) -> str:
     """One of ``'classifier'``, ``'detector'``, ``'recognizer2d'``,
-    ``'recognizer3d'``, ``'module'``; ``TypeError`` for other mmengine
+    ``'recognizer3d'``, ``'episodic'``, ``'module'``; ``TypeError`` for
+    other mmengine
     models."""
     for kind, module_name, cls_name in _KNOWN_TYPES:
         module = sys.modules.get(module_name)
@@ -255,10 +263,26 @@ def make_synthetic_batch(model: nn.Module,
             _detector_sample(shape[-2], shape[-1], num_classes, with_mask, gen)
             for _ in range(batch_size)
         ]
+    elif kind == 'episodic':
+        samples = _episode_samples(model, batch_size)
     else:
         from mmaction.structures import ActionDataSample
         samples = [ActionDataSample().set_gt_label(int(y)) for y in labels]
     return dict(inputs=inputs, data_samples=samples)
+
+
+def _episode_samples(model: nn.Module, batch_size: int) -> list:
+    """One episode: sample ``i`` of class ``i // 2``, support if ``i`` is
+    even (mmaction2 data samples for video preprocessors)."""
+    from mmext.datasets.episodic import _set_episode_fields
+    if 'mmaction' in type(model.data_preprocessor).__module__:
+        from mmaction.structures import ActionDataSample as Sample
+    else:
+        from mmpretrain.structures import DataSample as Sample
+    return [
+        _set_episode_fields(dict(data_samples=Sample()), i // 2, i % 2 == 0,
+                            0)['data_samples'] for i in range(batch_size)
+    ]
 
 
 # ------------------------------------------------------ measured forwards
@@ -278,7 +302,7 @@ class _TensorForward(nn.Module):
     def forward(self, x):
         if self.kind == 'module':
             return self.model(x)
-        if self.kind == 'classifier':
+        if self.kind in ('classifier', 'episodic'):
             return self.model(x, mode='tensor')
         if self.kind == 'detector':
             return self.model(x, self.data_samples, mode='tensor')

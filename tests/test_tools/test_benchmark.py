@@ -42,6 +42,17 @@ model = dict(
                            std=[127.5] * 3, format_shape='NCHW'))
 """
 
+PROTO_R18 = """
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
+model = dict(
+    type='EpisodicClassifier',
+    backbone=dict(type='ResNet', depth=18, num_stages=4, out_indices=(3, ),
+                  style='pytorch'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='PrototypeHead'))
+"""
+
 FRCNN_R18 = """
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 model = dict(
@@ -137,6 +148,24 @@ def test_flops_recognizer2d_segments(tmp_path):
     # (C, H, W) means the default number of segments.
     batch = bm.make_synthetic_batch(model, (3, 32, 32), batch_size=1)
     assert batch['inputs'][0].shape == (8, 3, 32, 32)
+
+
+def test_episodic_classifier_features_and_episode_step(tmp_path):
+    """Few-shot models: FLOPs of the episode features (a ResNet-18 without
+    fc), and a training step on one synthetic episode."""
+    model = bm.build_model(bm.load_config(_write(tmp_path, 'proto.py',
+                                                 PROTO_R18)))
+    assert bm.model_kind(model) == 'episodic'
+    res = bm.measure_flops(model, (3, 32, 32))
+    assert res['flops'] == bm.measure_flops(_torchvision_resnet18(),
+                                            (3, 32, 32))['flops']
+    batch = bm.make_synthetic_batch(model, (3, 32, 32), batch_size=4)
+    support = [s.metainfo['episode_support'] for s in batch['data_samples']]
+    labels = [int(s.gt_label) for s in batch['data_samples']]
+    assert support == [True, False, True, False] and labels == [0, 0, 1, 1]
+    out = bm.measure_train_throughput(model, (3, 32, 32), batch_size=4,
+                                      iters=1, warmup=0)
+    assert out['loss'] == out['loss'] and out['throughput'] > 0
 
 
 # ---------------------------------------------------------- kinds, errors
