@@ -196,3 +196,32 @@ def test_multi_exit_accuracy_rejects_flat_logits():
     with pytest.raises(ValueError, match=r"'step_logits' must be \(T, C\)"):
         metric.process(None, [dict(step_logits=torch.zeros(3),
                                    gt_label=torch.tensor([0]))])
+
+
+def test_multi_exit_accuracy_in_an_evaluator():
+    """The data samples of a multi-exit model's ``predict`` (the toy of
+    ``tests/multi_exit_toy.py``) through mmengine's Evaluator."""
+    from mmengine.evaluator import Evaluator
+    from mmpretrain.structures import DataSample
+    from multi_exit_toy import ToyMultiExitClassifier
+    torch.manual_seed(0)
+    model = ToyMultiExitClassifier(num_classes=3).eval()
+    for head in model.heads:
+        head.weight.data.mul_(20)
+    inputs = torch.randn(12, 3, 8, 8)
+    labels = torch.arange(12) % 3
+    samples = [DataSample().set_gt_label(int(y)) for y in labels]
+    with torch.no_grad():
+        samples = model(inputs, samples, mode='predict')
+    evaluator = Evaluator(dict(type='MultiExitAccuracy'))
+    evaluator.process(samples)
+    out = evaluator.evaluate(12)
+    with torch.no_grad():
+        for t in range(3):
+            x = inputs
+            for s in range(t + 1):  # the toy's layers, by hand
+                x = torch.relu(model.norms[s](model.convs[s](x)))
+                h = model.gru(x.mean((2, 3)), None if s == 0 else h)
+            pred = model.heads[t](h).argmax(1)
+            assert out[f'multi_exit/top1_step{t + 1}'] == pytest.approx(
+                100 * (pred == labels).float().mean().item())

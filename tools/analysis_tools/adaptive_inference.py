@@ -107,9 +107,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- data
-def _dataloader(loader_cfg, dataset, batch_size: Optional[int]):
+def _dataloader(loader_cfg, dataset, batch_size: Optional[int], seed: int):
     """A deterministic-order loader over ``dataset`` with the settings
-    (workers, collate) of ``loader_cfg``."""
+    (workers, collate) of ``loader_cfg``; ``seed`` seeds the workers'
+    augmentation."""
     from mmengine.runner import Runner
     cfg = dict(loader_cfg)
     cfg.update(dataset=dataset, sampler=dict(type='DefaultSampler',
@@ -119,7 +120,7 @@ def _dataloader(loader_cfg, dataset, batch_size: Optional[int]):
         cfg['batch_size'] = batch_size
     if not cfg.get('num_workers'):
         cfg['persistent_workers'] = False
-    return Runner.build_dataloader(cfg)
+    return Runner.build_dataloader(cfg, seed=seed)
 
 
 def _build_dataset(loader_cfg, key: str):
@@ -164,8 +165,8 @@ def build_loaders(cfg, calib: str, calib_size: Optional[int],
         order = rng.permutation(len(test_set))
         calib_set = Subset(test_set, np.sort(order[:size]).tolist())
         eval_set = Subset(test_set, np.sort(order[size:]).tolist())
-    calib_loader = _dataloader(calib_cfg, calib_set, batch_size)
-    test_loader = _dataloader(test_cfg, eval_set, batch_size)
+    calib_loader = _dataloader(calib_cfg, calib_set, batch_size, seed)
+    test_loader = _dataloader(test_cfg, eval_set, batch_size, seed)
     info = dict(
         split=calib,
         images=len(calib_set),
