@@ -62,6 +62,10 @@ CASES = {
     'UDADataPreprocessor': ({}, 'pad_size_divisor', '1'),
     'TAMTViT': ({}, 'adapter_indices', 10),
     'GTMTNeck': ({}, 'num_groups', '4'),
+    'GFNet': (dict(global_encoder={}, classifier={}, policy={}),
+              'patch_size', '96'),
+    'GFNetHead': (dict(in_channels=8), 'mode', 'rnn'),
+    'GFNetPolicy': (dict(in_channels=8, state_size=3), 'hidden_dim', '256'),
 }
 #: Components whose arguments are all configs of other components.
 CONFIG_ONLY = {'KDDistiller'}

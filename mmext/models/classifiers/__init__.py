@@ -1,3 +1,4 @@
 from .episodic_classifier import EpisodicClassifier
+from .gfnet import GFNet
 
-__all__ = ['EpisodicClassifier']
+__all__ = ['EpisodicClassifier', 'GFNet']

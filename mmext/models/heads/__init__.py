@@ -1,6 +1,11 @@
+from .gfnet_head import GFNetHead
+from .gfnet_policy import GFNetPolicy
 from .logistic_regression_head import LogisticRegressionHead
 from .prototype_head import PrototypeHead
 from .so_vit_head import SoViTHead
 from .tcp_head import TCPHead
 
-__all__ = ['LogisticRegressionHead', 'PrototypeHead', 'SoViTHead', 'TCPHead']
+__all__ = [
+    'GFNetHead', 'GFNetPolicy', 'LogisticRegressionHead', 'PrototypeHead',
+    'SoViTHead', 'TCPHead'
+]

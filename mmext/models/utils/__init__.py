@@ -6,11 +6,13 @@ from .grad_scale import grad_scale
 from .mpncov import MPNCOV_TRACE_EPS, mpncov_isqrt
 from .multi_exit import (MultiExitMixin, all_steps_predict,
                          early_exit_predict, exit_confidence, iter_all_steps)
+from .patch_crop import crop_patches, patch_corners
 from .sinkhorn import sinkhorn
 
 __all__ = [
     'sinkhorn', 'linear_cka', 'cka_distance_matrix', 'cosine_distance_matrix',
     'gaussian_w2_diag', 'gaussian_w2_full', 'FrozenStagesMixin', 'grad_scale',
     'MPNCOV_TRACE_EPS', 'mpncov_isqrt', 'MultiExitMixin', 'exit_confidence',
-    'iter_all_steps', 'all_steps_predict', 'early_exit_predict'
+    'iter_all_steps', 'all_steps_predict', 'early_exit_predict',
+    'crop_patches', 'patch_corners'
 ]

@@ -1,0 +1,14 @@
+# GFNet-MobileNetV3-Large 1.00 P96, stage 2 (PPO on the policy only).
+_base_ = ['./gfnet-stage1_mobilenetv3-large-p96_8xb32_90e_in1k.py']
+
+model = dict(
+    stage=2,
+    frozen=('global_encoder', 'local_encoder', 'classifier'),
+    global_encoder=dict(init_cfg=None))
+optim_wrapper = dict(
+    _delete_=True,
+    optimizer=dict(type='Adam', lr=3e-4, betas=(0.9, 0.999)))
+param_scheduler = []
+train_cfg = dict(max_epochs=15)
+load_from = ('work_dirs/gfnet-stage1_mobilenetv3-large-p96_8xb32_90e_in1k/'
+             'epoch_90.pth')

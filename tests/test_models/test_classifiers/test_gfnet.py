@@ -1,0 +1,149 @@
+"""GFNet: the authors' parameter counts and per-step multiply-adds, real
+early exit against every-step inference, the training stages, bad input."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import OptimWrapper
+from mmengine.registry import MODELS, init_default_scope
+from mmpretrain.structures import DataSample
+
+import mmext  # noqa: F401
+from mmext.evaluation.step_cost import measure_step_costs
+from mmext.models.utils import all_steps_predict, early_exit_predict
+
+CONFIGS = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__)))), 'configs',
+    'gfnet')
+R50 = 'gfnet-stage1_resnet50-p96_8xb32_60e_in1k.py'
+MBV3 = 'gfnet-stage1_mobilenetv3-large-p96_8xb32_90e_in1k.py'
+
+
+def _model_cfg(name: str, **changes) -> dict:
+    cfg = Config.fromfile(osp.join(CONFIGS, name)).model.to_dict()
+    cfg['global_encoder']['init_cfg'] = None
+    cfg.update(changes)
+    return cfg
+
+
+def _build(cfg: dict):
+    init_default_scope('mmpretrain')
+    return MODELS.build(cfg)
+
+
+def _params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _macs(model, size: int = 224):
+    """Authors' convention (conv / linear / GRU hooks), counted on the meta
+    device: shapes only, nothing is computed."""
+    model = model.to('meta').eval()
+    costs = measure_step_costs(model, torch.empty(1, 3, size, size,
+                                                  device='meta'))
+    return [round(c / 1e6, 1) for c in costs]
+
+
+# totals of the authors' code (policy, classifier, both encoders with their
+# own heads) and cumulative MACs (M) of their inference.py / README figure
+@pytest.mark.parametrize('name, changes, params, macs', [
+    (R50, {}, 107_732_027, [761.2, 1568.5, 2375.8, 3183.1, 3990.4]),
+    (R50, dict(patch_size=128), 137_092_155, None),
+    (MBV3, {}, 29_390_291, [43.1, 88.1, 134.5]),
+])
+def test_authors_counts(name, changes, params, macs):
+    # stage 3: the focus steps run the policy (stage 1 picks at random)
+    model = _build(_model_cfg(name, stage=3, **changes))
+    assert _params(model) == params
+    if macs is not None:
+        assert _macs(model) == macs
+
+
+def _tiny(**changes) -> dict:
+    """ResNet-18 with 8 base channels, 32-pixel patches of 48-pixel images,
+    5 classes."""
+    encoder = dict(
+        type='mmpretrain.ImageClassifier',
+        backbone=dict(
+            type='mmpretrain.ResNet', depth=18, stem_channels=8,
+            base_channels=8),
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=5,
+                  in_channels=64))
+    cfg = dict(
+        type='GFNet', patch_size=32, num_steps=4, stage=3,
+        global_encoder=encoder,
+        classifier=dict(type='GFNetHead', in_channels=64, num_classes=5,
+                        hidden_dim=16),
+        policy=dict(type='GFNetPolicy', in_channels=64, encoder='conv',
+                    hidden_dim=8))
+    cfg.update(changes)
+    return cfg
+
+
+@pytest.mark.parametrize('mode', ['gru', 'cascade'])
+def test_early_exit_matches_all_steps(mode):
+    torch.manual_seed(0)
+    changes = dict(glance_logits='encoder') if mode == 'cascade' else {}
+    model = _build(_tiny(**changes))
+    model.classifier = MODELS.build(
+        dict(type='GFNetHead', in_channels=64, num_classes=5, mode=mode))
+    model.eval()
+    inputs = torch.randn(8, 3, 48, 48)
+    every = all_steps_predict(model, inputs)  # (T, N, C)
+    # thresholds at each step's median confidence: samples leave at every
+    # step
+    conf = every.softmax(-1).amax(-1)
+    thresholds = conf.median(dim=1).values.tolist()
+    logits, steps = early_exit_predict(model, inputs, thresholds)
+    assert len(set(steps.tolist())) > 1
+    expected = every[steps, torch.arange(8)]
+    assert torch.allclose(logits, expected, atol=1e-5)
+
+
+def _batch(num: int = 4, size: int = 48) -> dict:
+    torch.manual_seed(1)
+    return dict(
+        inputs=list(torch.randint(0, 256, (num, 3, size, size),
+                                  dtype=torch.uint8)),
+        data_samples=[DataSample().set_gt_label(i % 5) for i in range(num)])
+
+
+def test_stage2_trains_only_the_policy():
+    model = _build(
+        _tiny(stage=2, ppo_epochs=3,
+              frozen=('global_encoder', 'local_encoder', 'classifier')))
+    model.train()
+    assert not model.local_encoder.training and model.policy.training
+    before = copy.deepcopy(model.state_dict())
+    optim = OptimWrapper(torch.optim.Adam(model.parameters(), lr=1e-2))
+    log = model.train_step(_batch(), optim)
+    assert {'loss', 'reward', 'ppo_clip_fraction'} <= set(log)
+    for key, value in model.state_dict().items():
+        changed = not torch.equal(value, before[key])
+        # batch-norm statistics of the frozen encoders stay too
+        assert changed == key.startswith('policy.'), key
+
+
+def test_stage1_loss_terms():
+    model = _build(_tiny(stage=1, dsn_ratio=0.0))
+    data = model.data_preprocessor(_batch(), True)
+    losses = model(**data, mode='loss')
+    assert len(losses) == 2 * model.num_steps
+    assert all(losses[f'loss_dsn_step{t}'] == 0 for t in range(1, 5))
+    assert model.policy.gru.weight_ih_l0.requires_grad is False
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match='model.frozen'):
+        _build(_tiny(stage=2, frozen=('classifier', )))
+    with pytest.raises(ValueError, match="model.glance_logits='encoder'"):
+        _build(_tiny(classifier=dict(type='GFNetHead', in_channels=64,
+                                     mode='cascade')))
+    model = _build(_tiny(patch_size=64)).eval()
+    with pytest.raises(ValueError, match='model.patch_size=64'):
+        model(torch.zeros(1, 3, 48, 48))
+    with pytest.raises(ValueError, match='thresholds has 2 values'):
+        early_exit_predict(model, torch.zeros(1, 3, 64, 64), [0.5, 0.5])
