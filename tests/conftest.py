@@ -9,6 +9,23 @@ os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_default_scope():
+    """Each test starts with the default scope (mmengine's ``DefaultScope``,
+    a process-wide 'latest instance') it would have alone: scopes a test
+    sets (a Runner's ``default_scope``, ``init_default_scope``) are dropped
+    after it, so no test depends on the ones that ran before it."""
+    from mmengine.registry import DefaultScope
+    before = list(DefaultScope._instance_dict)
+    yield
+    instances = DefaultScope._instance_dict
+    for name in list(instances):
+        if name not in before:
+            del instances[name]
+    for name in before:
+        instances.move_to_end(name)
+
+
 @pytest.fixture(scope='session')
 def smoke_data(tmp_path_factory):
     """Small datasets in the real formats, written once per session.

@@ -28,6 +28,7 @@ import sys
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
+from mmengine.registry import DefaultScope
 from mmengine.runner import save_checkpoint
 from mmpretrain.registry import MODELS
 
@@ -218,8 +219,9 @@ def convert_gcp(state_dict: Mapping[str, torch.Tensor]
         if family == 'MobileNetV2' else map_gcp_shufflenet_v2_key)
     out = {map_key(k): v for k, v in sd.items()}
 
-    backbone = MODELS.build(backbone_cfg)
-    neck = MODELS.build(neck_cfg)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        backbone = MODELS.build(backbone_cfg)
+        neck = MODELS.build(neck_cfg)
     expected = {f'backbone.{k}': v.shape
                 for k, v in backbone.state_dict().items()}
     expected.update(
