@@ -39,3 +39,13 @@ model = dict(
 optim_wrapper = dict(optimizer=dict(lr=0.005))
 param_scheduler = dict(T_max=90, end=90)
 train_cfg = dict(max_epochs=90)
+# smoke runs: MobileNetV3-Small (576 channels) with a 64-channel pre-logits
+# layer, 16-pixel patches of 32-pixel images
+smoke_model = dict(
+    _delete_=True,
+    patch_size=16,
+    global_encoder=dict(
+        backbone=dict(arch='small'),
+        head=dict(in_channels=576, mid_channels=[64])),
+    classifier=dict(in_channels=64),
+    policy=dict(in_channels=576, hidden_dim=32))

@@ -38,7 +38,7 @@ model = dict(
         std=[58.395, 57.12, 57.375],
         to_rgb=True))
 
-val_evaluator = dict(type='MultiExitAccuracy')
+val_evaluator = dict(_delete_=True, type='MultiExitAccuracy')
 test_evaluator = val_evaluator
 
 # 'classifier' matches f_C only (the encoders' own heads are '*.head.fc')
@@ -52,5 +52,12 @@ train_cfg = dict(by_epoch=True, max_epochs=60, val_interval=1)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=256)
-# smoke runs: 112-pixel images for the 96-pixel patches
-smoke_size_factor = 0.5
+# smoke runs (mmext/testing/smoke.py): 16-pixel patches of 32-pixel images,
+# a ResNet-50 of 8 base channels (256 output channels), small GRUs
+smoke_model = dict(
+    patch_size=16,
+    global_encoder=dict(
+        backbone=dict(stem_channels=8, base_channels=8),
+        head=dict(in_channels=256)),
+    classifier=dict(in_channels=256, hidden_dim=32),
+    policy=dict(in_channels=256, hidden_dim=32))

@@ -262,7 +262,8 @@ def shrink_config(cfg: Config,
         scope: Task family; defaults to ``cfg.default_scope``.
 
     Resize/crop sizes are scaled by the family's factor (``_SIZE_FACTOR``),
-    or by the config's ``smoke_size_factor`` when it sets one. A config
+    or by the config's ``smoke_size_factor`` when it sets one; a config's
+    ``smoke_model`` dict is merged into its model. A config
     without ``val_dataloader`` (self-supervised pretraining) only trains;
     ``AmpOptimWrapper`` becomes ``OptimWrapper`` (AMP needs an accelerator).
     """
@@ -272,6 +273,11 @@ def shrink_config(cfg: Config,
     # gives (e.g. a loss over a grid of cells of the last feature map) sets
     # its own factor with the top-level key ``smoke_size_factor``
     factor = cfg.get('smoke_size_factor', _SIZE_FACTOR.get(scope, 32 / 224))
+    # a config whose model is too big for a seconds-long run (GFNet: two
+    # ResNet-50 encoders and a 38M-parameter policy per stage) names the
+    # changes that make it small with the top-level key ``smoke_model``
+    if isinstance(cfg.get('smoke_model'), dict):
+        cfg.merge_from_dict(dict(model=cfg.smoke_model))
     cfg.work_dir = work_dir
     # self-supervised pretraining configs have no validation
     evaluated = cfg.get('val_dataloader') is not None
