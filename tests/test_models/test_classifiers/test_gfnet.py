@@ -46,12 +46,38 @@ def _macs(model, size: int = 224):
     return [round(c / 1e6, 1) for c in costs]
 
 
+def _encoder(backbone: dict, channels: int, **head) -> dict:
+    return dict(
+        type='mmpretrain.ImageClassifier',
+        backbone=backbone,
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=1000,
+                  in_channels=channels, **head))
+
+
+DENSENET121 = dict(
+    glance_interpolation='bilinear',
+    global_encoder=_encoder(dict(type='mmpretrain.DenseNet', arch='121'),
+                            1024),
+    classifier=dict(type='GFNetHead', in_channels=1024),
+    policy=dict(type='GFNetPolicy', in_channels=1024))
+EFFICIENTNET_B3 = dict(
+    patch_size=128,
+    num_steps=4,
+    global_encoder=_encoder(dict(type='mmpretrain.EfficientNet', arch='b3'),
+                            1536),
+    classifier=dict(type='GFNetHead', in_channels=1536, mode='cascade'),
+    policy=dict(type='GFNetPolicy', in_channels=1536, encoder='conv',
+                hidden_dim=256))
+
 # totals of the authors' code (policy, classifier, both encoders with their
 # own heads) and cumulative MACs (M) of their inference.py / README figure
 @pytest.mark.parametrize('name, changes, params, macs', [
     (R50, {}, 107_732_027, [761.2, 1568.5, 2375.8, 3183.1, 3990.4]),
     (R50, dict(patch_size=128), 137_092_155, None),
     (MBV3, {}, 29_390_291, [43.1, 88.1, 134.5]),
+    (R50, DENSENET121, 50_555_579, [527.7, 1082.6, 1637.6, 2192.5, 2747.5]),
+    (MBV3, EFFICIENTNET_B3, 46_550_467, None),
 ])
 def test_authors_counts(name, changes, params, macs):
     # stage 3: the focus steps run the policy (stage 1 picks at random)
