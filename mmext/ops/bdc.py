@@ -25,13 +25,15 @@ meta-training pools 105 maps of 640 x 10 x 10 per episode, 172 MB per
 ``(B, d, d)`` float32 tensor): the forward forms ``G`` once and turns it into
 ``A`` in place (one ``bmm``, then in-place passes), centres the
 triangle as a vector (``C_kl = A_kl - r_k - r_l + m`` with the row means
-``r`` of the symmetric ``A``), and saves only ``x`` and ``A``. The backward
-is in closed form: for the symmetric adjoint ``V`` of the output gradient
-(``U + U^T``, ``U`` its scatter to ``(B, d, d)``), ``P = J V J`` and
-``Q = P / A`` (element-wise),
+``r`` of the symmetric ``A``), and saves only ``x``, ``A`` and the output
+(which the caller holds anyway). The backward is in closed form: for the
+symmetric adjoint ``V`` of the output gradient (``U + U^T``, ``U`` its
+scatter to ``(B, d, d)``), ``P = J V J`` and ``Q = P / A`` (element-wise),
 
 - ``dL/dx = exp(t) (diag(Q 1) - Q) X`` (one ``bmm``),
-- ``dL/dt = (<P, A> - eps <Q, 1>) / 4``,
+- ``dL/dt = (<P, A> - eps <Q, 1>) / 4``, with ``<P, A> = <V, C> = 2 <grad,
+  out>`` (the output, not ``A``, whose row means ``P``'s centring cancels,
+  keeps the digits in float32),
 
 where the clamp needs no mask: its gradient ``2 (x_k - x_l)`` vanishes
 where ``D_kl`` is 0. Bad input raises one ``ValueError`` naming the op and
