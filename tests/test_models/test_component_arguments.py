@@ -66,6 +66,7 @@ CASES = {
               'patch_size', '96'),
     'GFNetHead': (dict(in_channels=8), 'mode', 'rnn'),
     'GFNetPolicy': (dict(in_channels=8, state_size=3), 'hidden_dim', '256'),
+    'RegNetY': ({}, 'se_ratio', '0.25'),
 }
 #: Components whose arguments are all configs of other components.
 CONFIG_ONLY = {'KDDistiller'}

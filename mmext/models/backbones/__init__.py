@@ -10,6 +10,7 @@ from .eca_resnet import ECAResNet
 from .gsop_resnet import GSoPResNet
 from .mobilenet_v1 import MobileNetV1
 from .preact_resnet import PreActResNet
+from .regnety import RegNetY
 from .resnet_last_blocks import ResNetLastBlocks
 from .shufflenet_v1_cifar import CIFARShuffleNetV1
 from .so_vit import SoViT
@@ -21,5 +22,5 @@ __all__ = [
     'CIFARKDResNet', 'CIFARWideResNet', 'CIFARShuffleNetV1', 'DAT',
     'GSoPResNet', 'SoViT', 'DeepBDCResNet12', 'DeepBDCResNet18',
     'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe', 'PreActResNet',
-    'TAMTViT'
+    'TAMTViT', 'RegNetY'
 ]

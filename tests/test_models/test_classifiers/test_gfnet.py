@@ -70,6 +70,17 @@ EFFICIENTNET_B3 = dict(
     policy=dict(type='GFNetPolicy', in_channels=1536, encoder='conv',
                 hidden_dim=256))
 
+
+def _regnety(arch: str, channels: int) -> dict:
+    return dict(
+        glance_interpolation='bilinear',
+        glance_logits='encoder',
+        global_encoder=_encoder(dict(type='RegNetY', arch=arch), channels),
+        classifier=dict(type='GFNetHead', in_channels=channels),
+        policy=dict(type='GFNetPolicy', in_channels=channels,
+                    encoder='conv', hidden_dim=256))
+
+
 # totals of the authors' code (policy, classifier, both encoders with their
 # own heads) and cumulative MACs (M) of their inference.py / README figure
 @pytest.mark.parametrize('name, changes, params, macs', [
@@ -78,6 +89,10 @@ EFFICIENTNET_B3 = dict(
     (MBV3, {}, 29_390_291, [43.1, 88.1, 134.5]),
     (R50, DENSENET121, 50_555_579, [527.7, 1082.6, 1637.6, 2192.5, 2747.5]),
     (MBV3, EFFICIENTNET_B3, 46_550_467, None),
+    (R50, _regnety('regnety_600mf', 608), 18_643_931,
+     [117.7, 235.4, 353.1, 470.8, 588.5]),
+    (R50, _regnety('regnety_800mf', 768), 19_556_587, None),
+    (R50, _regnety('regnety_1.6gf', 888), 29_807_591, None),
 ])
 def test_authors_counts(name, changes, params, macs):
     # stage 3: the focus steps run the policy (stage 1 picks at random)
