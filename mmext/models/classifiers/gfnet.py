@@ -37,7 +37,7 @@ patches, as the authors' validation). The model implements
 """
 import copy
 import math
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +51,7 @@ from mmext.models.utils.patch_crop import crop_patches
 from mmext.registry import MODELS
 from mmext.utils.validation import check_arg
 
-__all__ = ['GFNet']
+__all__ = ['GFNet', 'checkpoint_filter_fn', 'released_calibration']
 
 #: the parts of the model that ``frozen`` may name
 PARTS = ('global_encoder', 'local_encoder', 'classifier', 'policy')
@@ -370,3 +370,93 @@ class GFNet(BaseModel, MultiExitMixin):
             sample.set_field(sample_logits, 'step_logits')
             sample.set_pred_score(sample_logits[-1].softmax(-1))
         return data_samples
+
+
+#: the parts of a release (``*.pth.tar``) and the GFNet part each fills
+_RELEASE_PARTS = (('model_prime_state_dict', 'global_encoder'),
+                  ('model_state_dict', 'local_encoder'), ('fc', 'classifier'),
+                  ('policy', 'policy'))
+_BN_COUNTER = 'num_batches_tracked'
+
+
+def _match_by_order(src: Dict[str, Tensor], target: Dict[str, Tensor],
+                    what: str) -> Dict[str, Tensor]:
+    """Map ``src`` onto ``target``'s keys by position.
+
+    The authors' encoders (torchvision ResNet, timm MobileNetV3) register
+    their tensors in the order of mmpretrain's counterparts, under other
+    names; each pair is shape-checked (a 1x1 convolution's weight fills a
+    linear one: timm's ``conv_head``). Batch-norm counters are left out.
+    """
+    src = [(k, v) for k, v in src.items() if not k.endswith(_BN_COUNTER)]
+    target = [(k, v) for k, v in target.items()
+              if not k.endswith(_BN_COUNTER)]
+    if len(src) != len(target):
+        raise ValueError(f'{what}: {len(src)} tensors in the checkpoint, '
+                         f'{len(target)} in the model; not its architecture')
+    out = {}
+    for (src_key, value), (key, ref) in zip(src, target):
+        if value.shape != ref.shape:
+            if value.numel() != ref.numel() or value.dim() < ref.dim():
+                raise ValueError(
+                    f'{what}: {src_key!r} {tuple(value.shape)} does not fit '
+                    f'{key!r} {tuple(ref.shape)}; not the architecture of '
+                    'the model')
+            value = value.reshape(ref.shape)
+        out[key] = value
+    return out
+
+
+def checkpoint_filter_fn(checkpoint: dict, model: GFNet) -> Dict[str, Tensor]:
+    """The state dict of ``model`` from the authors' checkpoint.
+
+    Args:
+        checkpoint (dict): A release (``model_prime_state_dict``,
+            ``model_state_dict``, ``fc``, ``policy``, ...) or a checkpoint
+            of their ``train.py`` (the same keys, without ``module.``).
+        model (GFNet): The model it is for (its encoders' key order is
+            the target of the positional mapping).
+
+    Returns:
+        dict: ``global_encoder.*``, ``local_encoder.*``, ``classifier.*``
+        and ``policy.*`` tensors (the classifier and the policy keep the
+        authors' names).
+
+    Raises:
+        KeyError: a part of the release is missing.
+        ValueError: a part does not fit the model.
+    """
+    state_dict = {}
+    for src_key, part in _RELEASE_PARTS:
+        src = checkpoint.get(src_key)
+        if not isinstance(src, dict):
+            raise KeyError(f'no {src_key!r} (the {part}): not a GFNet '
+                           'checkpoint')
+        src = {k[len('module.'):] if k.startswith('module.') else k: v
+               for k, v in src.items()}
+        target = getattr(model, part).state_dict()
+        if part.endswith('encoder'):
+            src = _match_by_order(src, target, src_key)
+        state_dict.update({f'{part}.{k}': v for k, v in src.items()})
+    return state_dict
+
+
+def released_calibration(checkpoint: dict) -> dict:
+    """What a release stores besides weights (None where absent: the
+    checkpoints of ``train.py`` store none of it).
+
+    Returns:
+        dict: ``thresholds`` (39 x T list, one row per ``p = k / 20``,
+        ``dynamic_threshold``), ``step_costs`` (T cumulative MACs,
+        ``flops``), ``anytime_accuracy`` and ``patch_size``.
+    """
+    def _list(value):
+        if isinstance(value, Tensor):
+            return value.tolist()
+        return None if value is None else list(value)
+
+    return dict(
+        thresholds=_list(checkpoint.get('dynamic_threshold')),
+        step_costs=_list(checkpoint.get('flops')),
+        anytime_accuracy=_list(checkpoint.get('anytime_classification')),
+        patch_size=checkpoint.get('patch_size'))

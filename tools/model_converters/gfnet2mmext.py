@@ -1,0 +1,124 @@
+"""Convert the GFNet authors' checkpoints (blackfeather-wang/GFNet-Pytorch)
+to mmext.
+
+A release (``*.pth.tar``) holds the global and local encoders
+(``model_prime_state_dict``, ``model_state_dict``), the classifier (``fc``),
+the policy (``policy``) and the calibration of its budgeted evaluation:
+``dynamic_threshold`` (39 x T thresholds, one row per ``p = k / 20``) and
+``flops`` (cumulative MACs per step). A checkpoint of their ``train.py``
+holds the weights only. The mapping is ``checkpoint_filter_fn`` in
+``mmext/models/classifiers/gfnet.py``; this script builds the model of
+``--config``, maps and checks the weights, and writes an mmengine checkpoint
+whose ``meta['gfnet']`` keeps the thresholds, step costs and anytime
+accuracy (None when the source has none).
+
+Usage::
+
+    python tools/model_converters/gfnet2mmext.py SRC DST --config CONFIG
+"""
+import os.path as osp
+import sys
+from typing import List, Optional, Sequence
+
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.runner import save_checkpoint
+
+import mmext  # noqa: F401
+from mmext.models.classifiers.gfnet import (checkpoint_filter_fn,
+                                            released_calibration)
+from mmext.utils.converter import (check_converted, load_checkpoint,
+                                   run_cli, src_dst_parser)
+
+
+def build_model(config: str):
+    """The GFNet of ``config`` (no pretrained weights are loaded)."""
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model_cfg = cfg.model.to_dict()
+    for part in ('global_encoder', 'local_encoder'):
+        if isinstance(model_cfg.get(part), dict):
+            model_cfg[part]['init_cfg'] = None
+    return MODELS.build(model_cfg)
+
+
+def convert(src: str, dst: str, config: str) -> dict:
+    """Convert ``src`` for the model of ``config``; returns the meta.
+
+    Raises:
+        FileNotFoundError: ``src`` is missing.
+        KeyError: a part of the release or a key is missing.
+        ValueError: the weights do not fit the model of ``config``.
+    """
+    checkpoint = load_checkpoint(src)
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'{src}: not a GFNet checkpoint')
+    model = build_model(config)
+    try:
+        state_dict = checkpoint_filter_fn(checkpoint, model)
+        check_converted(state_dict, {
+            k: v.shape
+            for k, v in model.state_dict().items()
+        }, 'GFNet')
+    except KeyError as e:
+        raise KeyError(f'{src}: {e.args[0]}') from e
+    except ValueError as e:
+        raise ValueError(f'{src}: {e}') from e
+    calibration = released_calibration(checkpoint)
+    patch = calibration['patch_size']
+    if patch is not None and int(patch) != model.patch_size:
+        raise ValueError(f'{src} was trained with patch size {patch}; '
+                         f'{config} sets model.patch_size={model.patch_size}')
+    meta = dict(
+        source=osp.basename(src),
+        converter='tools/model_converters/gfnet2mmext.py',
+        config=config,
+        gfnet=calibration)
+    save_checkpoint({'state_dict': state_dict, 'meta': meta}, dst)
+    return meta
+
+
+def stored_thresholds(checkpoint: str, num_steps: int) -> List[List[float]]:
+    """The 39 x T thresholds a converted release keeps.
+
+    Raises:
+        ValueError: the checkpoint has none (a ``train.py`` checkpoint, or
+            one trained with mmext), or they are for another number of
+            steps.
+    """
+    meta = load_checkpoint(checkpoint).get('meta') or {}
+    thresholds = (meta.get('gfnet') or {}).get('thresholds')
+    if not thresholds:
+        raise ValueError(
+            f'{checkpoint} holds no calibrated thresholds '
+            "(meta['gfnet']['thresholds']): fit them with "
+            'tools/analysis_tools/adaptive_inference.py --calib train')
+    if any(len(row) != num_steps for row in thresholds):
+        raise ValueError(
+            f"{checkpoint}: meta['gfnet']['thresholds'] has rows of "
+            f'{len(thresholds[0])} steps; the model has '
+            f'model.num_steps={num_steps}')
+    return thresholds
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = src_dst_parser(
+        'Convert a GFNet (blackfeather-wang/GFNet-Pytorch) checkpoint to an '
+        'mmext GFNet checkpoint.',
+        "the authors' release (*.pth.tar) or train.py checkpoint")
+    parser.add_argument(
+        '--config', required=True,
+        help='the mmext GFNet config of the same backbone, patch size and '
+        'number of steps')
+
+    def run(args) -> str:
+        meta = convert(args.src, args.dst, args.config)
+        stored = meta['gfnet']['thresholds'] is not None
+        return (f'saved to {args.dst}\ncalibrated thresholds: '
+                f'{"kept" if stored else "none in the source"}')
+
+    return run_cli(parser, run, argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
