@@ -7,5 +7,6 @@ from .losses import *  # noqa: F401,F403
 from .multimodal import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .plugins import *  # noqa: F401,F403
+from .recognizers import *  # noqa: F401,F403
 from .roi_heads import *  # noqa: F401,F403
 from .selfsup import *  # noqa: F401,F403

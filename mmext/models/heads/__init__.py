@@ -1,3 +1,5 @@
+from .adafocus_v2_head import AdaFocusV2Head
+from .adafocus_v2_policy import AdaFocusV2Policy
 from .gfnet_head import GFNetHead
 from .gfnet_policy import GFNetPolicy
 from .logistic_regression_head import LogisticRegressionHead
@@ -6,6 +8,7 @@ from .so_vit_head import SoViTHead
 from .tcp_head import TCPHead
 
 __all__ = [
-    'GFNetHead', 'GFNetPolicy', 'LogisticRegressionHead', 'PrototypeHead',
+    'AdaFocusV2Head', 'AdaFocusV2Policy', 'GFNetHead', 'GFNetPolicy',
+    'LogisticRegressionHead', 'PrototypeHead',
     'SoViTHead', 'TCPHead'
 ]

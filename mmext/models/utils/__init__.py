@@ -1,3 +1,4 @@
+from .bilinear_crop import bilinear_patches
 from .category_distance import (cka_distance_matrix, cosine_distance_matrix,
                                 linear_cka)
 from .frozen_stages import FrozenStagesMixin
@@ -14,5 +15,5 @@ __all__ = [
     'gaussian_w2_diag', 'gaussian_w2_full', 'FrozenStagesMixin', 'grad_scale',
     'MPNCOV_TRACE_EPS', 'mpncov_isqrt', 'MultiExitMixin', 'exit_confidence',
     'iter_all_steps', 'all_steps_predict', 'early_exit_predict',
-    'crop_patches', 'patch_corners'
+    'crop_patches', 'patch_corners', 'bilinear_patches'
 ]

@@ -1,0 +1,3 @@
+from .adafocus_v2 import AdaFocusV2
+
+__all__ = ['AdaFocusV2']
