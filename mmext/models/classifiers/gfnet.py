@@ -47,7 +47,7 @@ from torch import Tensor, nn
 
 from mmext.models.heads.gfnet_policy import discounted_returns, ppo_loss
 from mmext.models.utils.multi_exit import MultiExitMixin
-from mmext.models.utils.patch_crop import crop_patches
+from mmext.models.utils.patch_crop import crop_patches, patch_corners
 from mmext.registry import MODELS
 from mmext.utils.validation import check_arg
 
@@ -303,6 +303,27 @@ class GFNet(BaseModel, MultiExitMixin):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}".')
+
+    @torch.no_grad()
+    def locate(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
+        """Where each focus step looks (for drawing the patches).
+
+        Args:
+            inputs (Tensor): ``(N, 3, H, H)`` model-ready images.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(T, N, num_classes)`` logits of every
+            step and ``(T - 1, N, 2)`` (row, column) top-left corners in
+            pixels of the patches of steps ``2..T``.
+        """
+        rollout = self._rollout(inputs, self._test_patches())
+        corners = [
+            patch_corners(record['action'], inputs.shape[-1],
+                          self.patch_size) for _, record in rollout[1:]
+        ]
+        logits = torch.stack([logits for logits, _ in rollout])
+        return logits, torch.stack(corners) if corners else \
+            inputs.new_zeros(0, inputs.shape[0], 2, dtype=torch.long)
 
     def _own_logits(self, step: int, feature: Tensor) -> Tensor:
         """The deep-supervision logits: the step's encoder's own head."""
