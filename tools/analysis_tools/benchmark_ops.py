@@ -592,6 +592,15 @@ def benchmark_bdc_pool(args: argparse.Namespace) -> List[dict]:
     return rows
 
 
+def benchmark_gfnet_early_exit(args: argparse.Namespace) -> List[dict]:
+    """``gfnet_early_exit``: time per image of GFNet's real early exit at
+    the thresholds of half the full cost against every step for every
+    image (the section lives in ``benchmark_gfnet.py``)."""
+    module = _load_section('benchmark_gfnet')
+    return module.run(args.gfnet_configs or module.CONFIGS, args.gfnet_batch,
+                      torch.device(args.device), args.repeat, time_fn)
+
+
 #: One entry per op; each takes the parsed arguments, prints its table and
 #: returns its rows.
 BENCHMARKS: Dict[str, Callable[[argparse.Namespace], List[dict]]] = {
@@ -602,6 +611,7 @@ BENCHMARKS: Dict[str, Callable[[argparse.Namespace], List[dict]]] = {
     'mlkp': benchmark_mlkp,
     'tcp_pool': benchmark_tcp_pool,
     'bdc_pool': benchmark_bdc_pool,
+    'gfnet_early_exit': benchmark_gfnet_early_exit,
 }
 
 
@@ -648,6 +658,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         metavar=('B', 'D', 'H', 'W'),
         help='bdc_pool maps, channels, height, width (default: 105 640 10 '
         '10)')
+    parser.add_argument(
+        '--gfnet-configs', nargs='+',
+        help='gfnet_early_exit GFNet configs (default: the stage-3 '
+        'MobileNetV3 and ResNet-50 P96 ones)')
+    parser.add_argument(
+        '--gfnet-batch', type=int, default=64,
+        help='gfnet_early_exit images per batch (default: 64)')
     return parser.parse_args(argv)
 
 
