@@ -73,6 +73,10 @@ CASES = {
                        '4096'),
     'AdaFocusV2Policy': (dict(in_channels=8, state_size=7), 'hidden_dim',
                          '2048'),
+    'AdaFocusV2MLPPolicy': (dict(in_channels=8, state_size=7), 'hidden_dims',
+                            '512'),
+    'AdaFocusV2TSM': (dict(global_backbone={}, local_backbone={}, policy={},
+                           num_classes=5), 'focus_segments', '12'),
 }
 #: Components whose arguments are all configs of other components.
 CONFIG_ONLY = {'KDDistiller'}

@@ -1,3 +1,4 @@
 from .adafocus_v2 import AdaFocusV2
+from .adafocus_v2_tsm import AdaFocusV2TSM
 
-__all__ = ['AdaFocusV2']
+__all__ = ['AdaFocusV2', 'AdaFocusV2TSM']

@@ -45,7 +45,9 @@ from mmext.models.utils.multi_exit import MultiExitMixin
 from mmext.registry import MODELS
 from mmext.utils.validation import check_arg
 
-__all__ = ['AdaFocusV2', 'coarse_to_fine_order', 'checkpoint_filter_fn']
+__all__ = [
+    'AdaFocusV2', 'coarse_to_fine_order', 'map_parts', 'checkpoint_filter_fn'
+]
 
 
 def coarse_to_fine_order(num_frames: int) -> List[int]:
@@ -314,20 +316,22 @@ _AUTHORS_PARTS = OrderedDict(
 _UNUSED = ('global_CNN.classifier.', 'global_CNN.fc.', 'local_CNN.fc.')
 
 
-def checkpoint_filter_fn(state_dict: Dict[str, Tensor],
-                         model: AdaFocusV2) -> Dict[str, Tensor]:
-    """Map an authors' checkpoint (``main_v2.py``'s ``state_dict``) to
-    ``model``'s keys.
+def map_parts(state_dict: Dict[str, Tensor], model: nn.Module,
+              parts: Dict[str, str],
+              unused: Tuple[str, ...] = ()) -> Dict[str, Tensor]:
+    """Map a checkpoint part by part, tensors matched by position.
 
-    The backbones (tonylins MobileNetV2 / torchvision ResNet-50 there,
-    mmaction2's here) hold the same tensors in the same order under other
-    names, so each part is matched by position and every shape is checked;
-    the other parts differ only in names (``classifier.mlp.layers`` ->
-    ``classifier.mlp``, ``classifier.classifiers`` -> ``classifier.heads``).
+    The authors' backbones (tonylins MobileNetV2, torchvision ResNet-50,
+    TSM's wrappers) hold the same tensors in the same order as mmaction2's
+    under other names, and their heads, policy and classifier differ from
+    mmext's only in names, so each part's tensors are taken in order and
+    every shape is checked.
 
     Args:
         state_dict (dict): Authors' keys, with or without ``module.``.
-        model (AdaFocusV2): The model to load into.
+        model (nn.Module): The model to load into.
+        parts (dict): Authors' key prefix -> ``model``'s (without the dot).
+        unused (tuple[str]): Authors' key prefixes to skip.
 
     Returns:
         dict: ``model``'s keys.
@@ -336,23 +340,30 @@ def checkpoint_filter_fn(state_dict: Dict[str, Tensor],
         ValueError: A part has another number of tensors or another shape.
     """
     own = model.state_dict()
+    keys = [(k[len('module.'):] if k.startswith('module.') else k, v)
+            for k, v in state_dict.items()]
     out = {}
-    for theirs, ours in _AUTHORS_PARTS.items():
-        prefix = theirs + '.'
-        src = [(k[len('module.'):] if k.startswith('module.') else k, v)
-               for k, v in state_dict.items()]
-        src = [(k, v) for k, v in src
-               if k.startswith(prefix) and not k.startswith(_UNUSED)]
+    for theirs, ours in parts.items():
+        src = [(k, v) for k, v in keys
+               if k.startswith(theirs + '.') and not k.startswith(unused)]
         dst = [k for k in own if k.startswith(ours + '.')]
         if len(src) != len(dst):
             raise ValueError(
                 f'checkpoint part {theirs!r} has {len(src)} tensors; the '
-                f'model\'s {ours!r} has {len(dst)} (another architecture or '
-                'number of classes / frames?)')
+                f"model's {ours!r} has {len(dst)} (another architecture or "
+                'number of classes?)')
         for (key, value), target in zip(src, dst):
             if value.shape != own[target].shape:
                 raise ValueError(
                     f'checkpoint {key} has shape {tuple(value.shape)}; the '
-                    f'model\'s {target} has {tuple(own[target].shape)}')
+                    f"model's {target} has {tuple(own[target].shape)}")
             out[target] = value
     return out
+
+
+def checkpoint_filter_fn(state_dict: Dict[str, Tensor],
+                         model: AdaFocusV2) -> Dict[str, Tensor]:
+    """Map an authors' checkpoint (``main_v2.py``'s ``state_dict``) to
+    ``model``'s keys (:func:`map_parts`), dropping the backbones' ImageNet
+    heads (``global_CNN.classifier``, ``local_CNN.fc``)."""
+    return map_parts(state_dict, model, _AUTHORS_PARTS, _UNUSED)
