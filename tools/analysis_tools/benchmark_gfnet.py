@@ -39,12 +39,9 @@ TARGET = 0.6
 
 
 def build(config: str) -> torch.nn.Module:
-    """The model of ``config`` in eval mode, without pretrained weights.
-
-    The linear layers get PyTorch's default initialisation: mmpretrain's
-    heads start at std 0.01, whose near-uniform softmax gives every image
-    the same confidence, so no threshold could split the batch.
-    """
+    """The model of ``config`` in eval mode, without pretrained weights
+    (the linear layers with PyTorch's default initialisation: mmpretrain's
+    heads start at std 0.01, a near-uniform softmax)."""
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model = cfg.model.to_dict()
@@ -57,6 +54,26 @@ def build(config: str) -> torch.nn.Module:
         if isinstance(module, torch.nn.Linear):
             module.reset_parameters()
     return model.eval()
+
+
+def calibrate_norms(model, inputs: torch.Tensor) -> None:
+    """Set every batch norm's statistics to those of ``inputs``.
+
+    With random weights and the initial statistics (mean 0, variance 1),
+    eval-mode activations vanish through a deep network (MobileNetV3's
+    pooled features reach 1e-9) and every image gets the same confidence,
+    so no threshold could split the batch.
+    """
+    norms = [
+        m for m in model.modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # the plain average of the batches seen
+        norm.train()
+    all_steps_predict(model, inputs)
+    model.eval()
 
 
 def half_cost_thresholds(model, inputs: torch.Tensor,
@@ -94,6 +111,7 @@ def run(configs: Sequence[str], batch: int, device: torch.device,
         torch.manual_seed(0)
         model = build(config).to(device)
         inputs = torch.randn(batch, 3, 224, 224, device=device)
+        calibrate_norms(model, inputs)
         costs = measure_step_costs(model, inputs[:1])
         chosen = half_cost_thresholds(model, inputs, costs)
         with torch.no_grad():
