@@ -55,10 +55,27 @@ def _visit_dicts(node: Any, fn: Callable[[dict], None]) -> None:
             _visit_dicts(v, fn)
 
 
+#: Video datasets without smoke copies, read from one in the same format
+#: (the dataset's name in every path becomes the copy's: ActivityNet's
+#: ``data/activitynet/activitynet_train_list_videos.txt`` reads
+#: ``kinetics400/kinetics400_train_list_videos.txt``)
+_SMOKE_DATA_ALIASES = {
+    'activitynet': 'kinetics400',
+    'fcvid': 'kinetics400',
+    'mini-kinetics': 'kinetics400',
+    'sthv2': 'sthv1',
+    'jester': 'sthv1'
+}
+
+
 def _reroot(value: Any, data_dir: str) -> Any:
     """Map ``data/...`` paths (also inside dicts, e.g. ``data_prefix``)."""
     if isinstance(value, str) and value.startswith(_DATA_PREFIX):
-        return osp.join(data_dir, value[len(_DATA_PREFIX):])
+        rel = value[len(_DATA_PREFIX):]
+        name = rel.split('/', 1)[0]
+        if name in _SMOKE_DATA_ALIASES:
+            rel = rel.replace(name, _SMOKE_DATA_ALIASES[name])
+        return osp.join(data_dir, rel)
     if isinstance(value, dict):
         return type(value)({k: _reroot(v, data_dir) for k, v in value.items()})
     return value
@@ -89,7 +106,10 @@ def _shrink_pipeline(pipeline: list, factor: float) -> None:
 
 def _frames_per_view(model: dict) -> Optional[int]:
     """``num_segments`` of a model that needs exactly that many frames per
-    test view (TSM's shifted backbone, TCP's head), else None."""
+    test view (TSM's shifted backbone, TCP's head, AdaFocusV2's exit per
+    frame), else None."""
+    if isinstance(model.get('num_segments'), int):
+        return model['num_segments']
     for part in ('cls_head', 'backbone'):
         frames = (model.get(part) or {}).get('num_segments')
         if isinstance(frames, int):
