@@ -85,10 +85,11 @@ def _regnety(arch: str, channels: int) -> dict:
 # own heads) and cumulative MACs (M) of their inference.py / README figure
 @pytest.mark.parametrize('name, changes, params, macs', [
     (R50, {}, 107_732_027, [761.2, 1568.5, 2375.8, 3183.1, 3990.4]),
-    (R50, dict(patch_size=128), 137_092_155, None),
+    (R50, dict(patch_size=128), 137_092_155,
+     [1345.0, 2765.6, 4186.1, 5606.6, 7027.2]),
     (MBV3, {}, 29_390_291, [43.1, 88.1, 134.5]),
     (R50, DENSENET121, 50_555_579, [527.7, 1082.6, 1637.6, 2192.5, 2747.5]),
-    (MBV3, EFFICIENTNET_B3, 46_550_467, None),
+    (MBV3, EFFICIENTNET_B3, 46_550_467, [316.6, 636.1, 957.2, 1279.7]),
     (R50, _regnety('regnety_600mf', 608), 18_643_931,
      [117.7, 235.4, 353.1, 470.8, 588.5]),
     (R50, _regnety('regnety_800mf', 768), 19_556_587, None),
