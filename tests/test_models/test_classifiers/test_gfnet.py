@@ -55,20 +55,26 @@ def _encoder(backbone: dict, channels: int, **head) -> dict:
                   in_channels=channels, **head))
 
 
-DENSENET121 = dict(
-    glance_interpolation='bilinear',
-    global_encoder=_encoder(dict(type='mmpretrain.DenseNet', arch='121'),
-                            1024),
-    classifier=dict(type='GFNetHead', in_channels=1024),
-    policy=dict(type='GFNetPolicy', in_channels=1024))
-EFFICIENTNET_B3 = dict(
-    patch_size=128,
-    num_steps=4,
-    global_encoder=_encoder(dict(type='mmpretrain.EfficientNet', arch='b3'),
-                            1536),
-    classifier=dict(type='GFNetHead', in_channels=1536, mode='cascade'),
-    policy=dict(type='GFNetPolicy', in_channels=1536, encoder='conv',
-                hidden_dim=256))
+def _densenet(arch: str, channels: int) -> dict:
+    return dict(
+        glance_interpolation='bilinear',
+        global_encoder=_encoder(dict(type='mmpretrain.DenseNet', arch=arch),
+                                channels),
+        classifier=dict(type='GFNetHead', in_channels=channels),
+        policy=dict(type='GFNetPolicy', in_channels=channels))
+
+
+def _efficientnet(arch: str, channels: int, patch_size: int) -> dict:
+    return dict(
+        patch_size=patch_size,
+        num_steps=4,
+        global_encoder=_encoder(
+            dict(type='mmpretrain.EfficientNet', arch=arch), channels),
+        classifier=dict(type='GFNetHead', in_channels=channels,
+                        mode='cascade'),
+        policy=dict(type='GFNetPolicy', in_channels=channels,
+                    encoder='conv', hidden_dim=256))
+
 
 
 def _regnety(arch: str, channels: int) -> dict:
@@ -88,8 +94,16 @@ def _regnety(arch: str, channels: int) -> dict:
     (R50, dict(patch_size=128), 137_092_155,
      [1345.0, 2765.6, 4186.1, 5606.6, 7027.2]),
     (MBV3, {}, 29_390_291, [43.1, 88.1, 134.5]),
-    (R50, DENSENET121, 50_555_579, [527.7, 1082.6, 1637.6, 2192.5, 2747.5]),
-    (MBV3, EFFICIENTNET_B3, 46_550_467, [316.6, 636.1, 957.2, 1279.7]),
+    (R50, _densenet('121', 1024), 50_555_579,
+     [527.7, 1082.6, 1637.6, 2192.5, 2747.5]),
+    (R50, _densenet('169', 1664), 76_659_387, None),
+    (R50, _densenet('201', 1920), 93_893_307, None),
+    (MBV3, dict(patch_size=128), 29_447_635, [73.4, 149.2, 226.2]),
+    (MBV3, _efficientnet('b2', 1408, 128), 38_507_895,
+     [217.0, 436.7, 657.7, 880.2]),
+    (MBV3, _efficientnet('b3', 1536, 128), 46_550_467,
+     [316.6, 636.1, 957.2, 1279.7]),
+    (MBV3, _efficientnet('b3', 1536, 144), 46_624_195, None),
     (R50, _regnety('regnety_600mf', 608), 18_643_931,
      [117.7, 235.4, 353.1, 470.8, 588.5]),
     (R50, _regnety('regnety_800mf', 768), 19_556_587, None),
