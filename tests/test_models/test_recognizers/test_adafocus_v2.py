@@ -153,3 +153,11 @@ def test_bad_input_names_the_key():
         _small(policy=dict(type='AdaFocusV2Policy', state_size=2,
                            hidden_dim=16)).eval()(
                                torch.randn(1, 4, 3, 32, 32))
+
+
+def test_every_frame_costs_the_same():
+    from mmext.evaluation.step_cost import measure_step_costs
+    model = _small()
+    costs = measure_step_costs(model, torch.randn(1, 4, 3, 32, 32))
+    # step t runs f_G, the policy, f_L and the classifier on frame t only
+    assert costs == pytest.approx([costs[0] * t for t in range(1, 5)])
