@@ -67,6 +67,7 @@ CASES = {
     'GFNetHead': (dict(in_channels=8), 'mode', 'rnn'),
     'GFNetPolicy': (dict(in_channels=8, state_size=3), 'hidden_dim', '256'),
     'RegNetY': ({}, 'se_ratio', '0.25'),
+    'GenMobileNetV3': ({}, 'widen_factor', '1.25'),
     'AdaFocusV2': (dict(global_backbone={}, local_backbone={}, policy={},
                         classifier={}, num_classes=5), 'patch_size', '128'),
     'AdaFocusV2Head': (dict(in_channels=8, num_classes=5), 'hidden_dim',

@@ -7,6 +7,7 @@ from .deepbdc_resnet12 import DeepBDCResNet12
 from .deepbdc_resnet18 import DeepBDCResNet18
 from .eca_mobilenet_v2 import ECAMobileNetV2
 from .eca_resnet import ECAResNet
+from .gen_mobilenet_v3 import GenMobileNetV3
 from .gsop_resnet import GSoPResNet
 from .mobilenet_v1 import MobileNetV1
 from .preact_resnet import PreActResNet
@@ -22,5 +23,5 @@ __all__ = [
     'CIFARKDResNet', 'CIFARWideResNet', 'CIFARShuffleNetV1', 'DAT',
     'GSoPResNet', 'SoViT', 'DeepBDCResNet12', 'DeepBDCResNet18',
     'MobileNetV1', 'ResNetLastBlocks', 'VGG16Caffe', 'PreActResNet',
-    'TAMTViT', 'RegNetY'
+    'TAMTViT', 'RegNetY', 'GenMobileNetV3'
 ]
