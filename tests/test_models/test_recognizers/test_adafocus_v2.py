@@ -73,6 +73,9 @@ def test_parameter_count_equals_authors():
     # authors' models/adafocus_v2.py for ActivityNet (200 classes), without
     # the two ImageNet heads that never run (88,175,010 with them)
     assert sum(p.numel() for p in model.parameters()) == 84_845_010
+    # FCVID (239 classes): 90,861,408 with the heads
+    fcvid = MODELS.build(_full(239))
+    assert sum(p.numel() for p in fcvid.parameters()) == 87_531_408
     parts = {
         name: sum(p.numel() for p in getattr(model, name).parameters())
         for name in ('policy', 'classifier')
@@ -149,6 +152,8 @@ def test_bad_input_names_the_key():
         model(torch.randn(1, 4, 3, 8, 8))
     with pytest.raises(ValueError, match='model.num_segments=4'):
         model(torch.randn(1, 3, 3, 32, 32))
+    with pytest.raises(ValueError, match='num_steps=4'):  # thresholds of 3
+        early_exit_predict(model, torch.randn(1, 4, 3, 32, 32), [0.5] * 3)
     with pytest.raises(ValueError, match='policy.state_size'):
         _small(policy=dict(type='AdaFocusV2Policy', state_size=2,
                            hidden_dim=16)).eval()(

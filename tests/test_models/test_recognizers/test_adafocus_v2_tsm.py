@@ -37,6 +37,8 @@ def test_parameter_count_equals_authors():
     # TSN-R50 24,221,084 + policy 4,396,674
     assert sum(p.numel() for p in model.parameters()) == 31_287_418
     assert sum(p.numel() for p in model.policy.parameters()) == 4_396_674
+    jester = _build(num_classes=27)
+    assert sum(p.numel() for p in jester.parameters()) == 30_308_398
 
 
 def _small(**kwargs):
