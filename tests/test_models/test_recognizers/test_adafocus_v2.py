@@ -83,6 +83,20 @@ def test_parameter_count_equals_authors():
     assert parts == dict(policy=31_692_930, classifier=26_754_176)
 
 
+def test_resnet_glance_parameter_count_equals_authors():
+    # the authors' --glance_arch res50: ResNet-50 on 96-pixel frames (a
+    # 2048 x 3 x 3 map), 108,332,770 with the two ImageNet heads
+    init_default_scope('mmaction')
+    model = MODELS.build(
+        dict(
+            _full(200),
+            glance_size=96,
+            global_channels=2048,
+            global_backbone=dict(type='mmaction.ResNet', depth=50),
+            policy=dict(type='AdaFocusV2Policy', state_size=3)))
+    assert sum(p.numel() for p in model.parameters()) == 104_234_770
+
+
 def _small(**kwargs):
     cfg = dict(
         type='AdaFocusV2',
@@ -116,6 +130,16 @@ def test_exits_equal_batched_forward():
     for n in range(3):
         torch.testing.assert_close(
             logits[n], batched[exit_step[n], n], atol=1e-5, rtol=1e-4)
+
+
+def test_glance_size_resizes_the_global_input():
+    model = _small(glance_size=24).eval()
+    seen = []
+    model.global_backbone.register_forward_hook(
+        lambda mod, args, out: seen.append(tuple(args[0].shape[-2:])))
+    with torch.no_grad():
+        model(torch.randn(1, 4, 3, 40, 40))
+    assert seen == [(24, 24)]
 
 
 def test_loss_trains_every_part():
