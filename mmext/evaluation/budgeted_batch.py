@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = [
     'P_VALUES', 'geometric_exit_fractions', 'fit_thresholds', 'exit_steps',
-    'anytime_accuracy', 'evaluate_thresholds'
+    'anytime_accuracy', 'evaluate_thresholds', 'stored_thresholds'
 ]
 
 #: the sweep of MSDNet and GFNet: p = 0.05, 0.10, ..., 1.95
@@ -145,3 +145,38 @@ def evaluate_thresholds(confidences,
         costs = _vector('step_costs', step_costs, num_steps)
         out['expected_cost'] = float(fractions @ costs)
     return out
+
+
+def stored_thresholds(checkpoint: str, num_steps: int) -> np.ndarray:
+    """The ``(len(P_VALUES), T)`` thresholds a checkpoint keeps in
+    ``meta[<method>]['thresholds']`` (a converted release: the authors fit
+    them on their training images; e.g. ``meta['gfnet']``).
+
+    Raises:
+        ValueError: the checkpoint has none (a checkpoint trained with
+            mmext, or a release without them), or they are for another
+            number of steps or another sweep of ``p``.
+    """
+    from mmext.utils.converter import load_checkpoint
+    ckpt = load_checkpoint(checkpoint)
+    meta = (ckpt.get('meta') if isinstance(ckpt, dict) else None) or {}
+    found = [(key, entry['thresholds']) for key, entry in meta.items()
+             if isinstance(entry, dict) and entry.get('thresholds')]
+    if not found:
+        raise ValueError(
+            f'{checkpoint} holds no calibrated thresholds '
+            "(meta[<method>]['thresholds']): fit them with "
+            'tools/analysis_tools/adaptive_inference.py --calib train')
+    key, rows = found[0]
+    thresholds = np.asarray(rows, dtype=np.float64)
+    if thresholds.ndim != 2 or thresholds.shape[1] != num_steps:
+        raise ValueError(
+            f"{checkpoint}: meta['{key}']['thresholds'] has shape "
+            f'{thresholds.shape}; the model has model.num_steps={num_steps} '
+            f'steps (expected ({len(P_VALUES)}, {num_steps}))')
+    if thresholds.shape[0] != len(P_VALUES):
+        raise ValueError(
+            f"{checkpoint}: meta['{key}']['thresholds'] has "
+            f'{thresholds.shape[0]} rows, one per p of the sweep expected '
+            f'({len(P_VALUES)}: p = 0.05 ... 1.95)')
+    return thresholds

@@ -180,3 +180,44 @@ def test_bad_arguments(setup):
             "in_channels=512),\n    data_preprocessor"))
     with pytest.raises(ValueError, match='does not implement'):
         tool.main([str(plain), checkpoint, '--out', str(tmp / 'bad')])
+
+
+def test_stored_thresholds(setup):
+    """``--calib stored``: a release's thresholds are used as they are (the
+    exits recomputed from them per image), and a checkpoint without
+    thresholds, or with thresholds for another number of steps, stops
+    before any pass with one message."""
+    config, checkpoint, tmp = setup
+    state = torch.load(checkpoint)
+    rng = np.random.default_rng(0)
+    stored = np.concatenate(
+        [np.sort(rng.uniform(0.3, 1.0, (39, 2)), axis=0)[::-1],
+         np.full((39, 1), -np.inf)], axis=1)
+    released = tmp / 'released.pth'
+    torch.save(dict(state_dict=state['state_dict'],
+                    meta=dict(toy=dict(thresholds=stored.tolist()))),
+               released)
+    result = _tool().main([
+        config, str(released), '--calib', 'stored', '--out',
+        str(tmp / 'out_stored'), '--device', 'cpu', '--time-images', '0'
+    ])
+    assert result['calibration']['split'] == 'stored'
+    assert result['calibration']['test_images'] == 20
+    logits, labels = _reference(config)
+    prob = logits.softmax(-1)
+    conf, pred = prob.max(-1)[0].numpy(), prob.argmax(-1).numpy()
+    for row, thr in zip(result['budgeted'], stored):
+        assert row['thresholds'] == thr.tolist()
+        steps = [next((t for t in range(2) if conf[t, i] >= thr[t]), 2)
+                 for i in range(20)]
+        assert row['accuracy'] == pytest.approx(100 * np.mean(
+            [pred[t, i] == labels[i] for i, t in enumerate(steps)]))
+    with pytest.raises(ValueError, match='no calibrated thresholds'):
+        _tool().main([config, checkpoint, '--calib', 'stored', '--out',
+                      str(tmp / 'bad')])
+    torch.save(dict(state_dict=state['state_dict'],
+                    meta=dict(toy=dict(thresholds=stored[:, :2].tolist()))),
+               released)
+    with pytest.raises(ValueError, match='model.num_steps=3'):
+        _tool().main([config, str(released), '--calib', 'stored', '--out',
+                      str(tmp / 'bad')])

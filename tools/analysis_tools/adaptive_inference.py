@@ -56,7 +56,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-CALIB_SPLITS = ('train', 'val-heldout')
+CALIB_SPLITS = ('train', 'val-heldout', 'stored')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -72,7 +72,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='train',
         help='images the thresholds are fitted on: training images with '
         'training augmentation (the authors), or a random held-out part of '
-        'the test set without augmentation (the rest is evaluated)')
+        'the test set without augmentation (the rest is evaluated); '
+        '"stored": no fitting, the thresholds a converted release keeps in '
+        "the checkpoint's meta")
     parser.add_argument(
         '--calib-size',
         type=int,
@@ -145,7 +147,9 @@ def build_loaders(cfg, calib: str, calib_size: Optional[int],
     rng = np.random.default_rng(seed)
     test_cfg = cfg.get('test_dataloader')
     test_set = _build_dataset(test_cfg, 'test_dataloader')
-    if calib == 'train':
+    if calib == 'stored':  # nothing to fit on
+        calib_set, calib_cfg, eval_set = None, None, test_set
+    elif calib == 'train':
         calib_cfg = cfg.get('train_dataloader')
         train_set = _build_dataset(calib_cfg, 'train_dataloader')
         size = len(train_set) if calib_size is None else calib_size
@@ -165,11 +169,12 @@ def build_loaders(cfg, calib: str, calib_size: Optional[int],
         order = rng.permutation(len(test_set))
         calib_set = Subset(test_set, np.sort(order[:size]).tolist())
         eval_set = Subset(test_set, np.sort(order[size:]).tolist())
-    calib_loader = _dataloader(calib_cfg, calib_set, batch_size, seed)
+    calib_loader = None if calib_set is None else _dataloader(
+        calib_cfg, calib_set, batch_size, seed)
     test_loader = _dataloader(test_cfg, eval_set, batch_size, seed)
     info = dict(
         split=calib,
-        images=len(calib_set),
+        images=0 if calib_set is None else len(calib_set),
         augmentation=calib == 'train',
         test_images=len(eval_set),
         seed=seed)
@@ -243,18 +248,23 @@ def time_thresholds(model, loader, thresholds: List[Sequence[float]],
 
 
 # ------------------------------------------------------------- results
-def budgeted_sweep(calib_conf: np.ndarray, test_conf: np.ndarray,
+def budgeted_sweep(calib_conf: Optional[np.ndarray],
+                   test_conf: np.ndarray,
                    test_correct: np.ndarray,
-                   costs: Dict[str, List[float]]) -> List[dict]:
+                   costs: Dict[str, List[float]],
+                   stored: Optional[np.ndarray] = None) -> List[dict]:
     """One row per ``p`` of MSDNet's sweep: thresholds fitted on the
-    calibration confidences, test accuracy, exit fractions, expected cost
-    in each convention."""
+    calibration confidences (or the ``stored`` row of that ``p``), test
+    accuracy, exit fractions, expected cost in each convention."""
     from mmext.evaluation import (P_VALUES, evaluate_thresholds,
                                   fit_thresholds, geometric_exit_fractions)
     rows = []
-    for p in P_VALUES:
-        fractions = geometric_exit_fractions(p, test_conf.shape[0])
-        thresholds = fit_thresholds(calib_conf, fractions)
+    for i, p in enumerate(P_VALUES):
+        if stored is not None:
+            thresholds = stored[i]
+        else:
+            fractions = geometric_exit_fractions(p, test_conf.shape[0])
+            thresholds = fit_thresholds(calib_conf, fractions)
         row = dict(p=p, thresholds=thresholds.tolist())
         for name, step_costs in costs.items():
             out = evaluate_thresholds(test_conf, test_correct, thresholds,
@@ -318,7 +328,8 @@ def plot(result: dict, path: str) -> None:
 def run(args: argparse.Namespace) -> dict:
     from mmengine.runner import load_checkpoint, set_random_seed
 
-    from mmext.evaluation import anytime_accuracy, measure_step_costs
+    from mmext.evaluation import (anytime_accuracy, measure_step_costs,
+                                  stored_thresholds)
     from mmext.models.utils.multi_exit import MultiExitMixin
     from mmext.utils.benchmark import build_model, load_config
 
@@ -336,6 +347,9 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError(
             f'model.type={cfg.model.type!r} builds {type(model).__name__}, '
             'which does not implement mmext.models.utils.MultiExitMixin')
+    # a release without thresholds stops here, before any pass
+    stored = stored_thresholds(args.checkpoint, model.num_steps) \
+        if args.calib == 'stored' else None
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     model.eval()
     set_random_seed(args.seed)
@@ -347,7 +361,8 @@ def run(args: argparse.Namespace) -> dict:
         name: measure_step_costs(model, example[:1], name)
         for name in ('authors', 'mmengine')
     }
-    calib_conf, _ = collect(model, calib_loader, 'calibration')
+    calib_conf = None if calib_loader is None else collect(
+        model, calib_loader, 'calibration')[0]
     test_conf, test_correct = collect(model, test_loader, 'test')
 
     steps = test_conf.shape[0]
@@ -357,7 +372,8 @@ def run(args: argparse.Namespace) -> dict:
              cost_mmengine=costs['mmengine'][t])
         for t, acc in enumerate(anytime_accuracy(test_correct))
     ]
-    budgeted = budgeted_sweep(calib_conf, test_conf, test_correct, costs)
+    budgeted = budgeted_sweep(calib_conf, test_conf, test_correct, costs,
+                              stored)
     timed = min(args.time_images, calib_info['test_images'])
     if timed:
         # anytime step t: nobody exits before t, everyone at t

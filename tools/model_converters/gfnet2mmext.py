@@ -10,7 +10,9 @@ holds the weights only. The mapping is ``checkpoint_filter_fn`` in
 ``mmext/models/classifiers/gfnet.py``; this script builds the model of
 ``--config``, maps and checks the weights, and writes an mmengine checkpoint
 whose ``meta['gfnet']`` keeps the thresholds, step costs and anytime
-accuracy (None when the source has none).
+accuracy (None when the source has none);
+``tools/analysis_tools/adaptive_inference.py --calib stored`` evaluates with
+those thresholds.
 
 Usage::
 
@@ -18,7 +20,7 @@ Usage::
 """
 import os.path as osp
 import sys
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
@@ -76,29 +78,6 @@ def convert(src: str, dst: str, config: str) -> dict:
         gfnet=calibration)
     save_checkpoint({'state_dict': state_dict, 'meta': meta}, dst)
     return meta
-
-
-def stored_thresholds(checkpoint: str, num_steps: int) -> List[List[float]]:
-    """The 39 x T thresholds a converted release keeps.
-
-    Raises:
-        ValueError: the checkpoint has none (a ``train.py`` checkpoint, or
-            one trained with mmext), or they are for another number of
-            steps.
-    """
-    meta = load_checkpoint(checkpoint).get('meta') or {}
-    thresholds = (meta.get('gfnet') or {}).get('thresholds')
-    if not thresholds:
-        raise ValueError(
-            f'{checkpoint} holds no calibrated thresholds '
-            "(meta['gfnet']['thresholds']): fit them with "
-            'tools/analysis_tools/adaptive_inference.py --calib train')
-    if any(len(row) != num_steps for row in thresholds):
-        raise ValueError(
-            f"{checkpoint}: meta['gfnet']['thresholds'] has rows of "
-            f'{len(thresholds[0])} steps; the model has '
-            f'model.num_steps={num_steps}')
-    return thresholds
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
