@@ -11,7 +11,8 @@ import os.path as osp
 
 import numpy as np
 
-from .smoke_data import _check_int, _check_root, _class_clip, _write_mp4
+from .smoke_data import (_check_int, _check_mp4_clips, _check_root,
+                         _class_clip, _write_mp4)
 
 __all__ = ['make_few_shot_video_style']
 
@@ -48,12 +49,7 @@ def make_few_shot_video_style(root,
     root = _check_root(root)
     _check_int('classes_per_split', classes_per_split, 2)
     _check_int('clips_per_class', clips_per_class, 2)
-    _check_int('num_frames', num_frames, 2)
-    _check_int('size', size, 16)
-    _check_int('fps', fps, 1)
-    _check_int('seed', seed, 0)
-    if size % 2:
-        raise ValueError(f'size must be even for mp4v clips, got {size}')
+    _check_mp4_clips(num_frames, size, fps, seed)
     rng = np.random.default_rng(seed)
     total = classes_per_split * len(SPLITS)
     for s, split in enumerate(SPLITS):

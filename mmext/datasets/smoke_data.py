@@ -322,6 +322,18 @@ def _class_clip(label: int, num_classes: int, num_frames: int, size: int,
     return frames
 
 
+def _check_mp4_clips(num_frames: int, size: int, fps: int,
+                     seed: int) -> None:
+    """Check the clip arguments of the mp4 writers."""
+    _check_int('num_frames', num_frames, 2)
+    _check_int('size', size, 16)
+    _check_int('fps', fps, 1)
+    _check_int('seed', seed, 0)
+    if size % 2:
+        # MPEG-4 Part 2 (4:2:0) needs even frame sides.
+        raise ValueError(f'size must be even for mp4v clips, got {size}')
+
+
 def _write_mp4(path: str, frames: Sequence[np.ndarray], fps: int) -> None:
     cv2 = _cv2()
     os.makedirs(osp.dirname(path), exist_ok=True)
@@ -368,13 +380,7 @@ def make_kinetics_style(root,
     _check_int('num_classes', num_classes, 2)
     _check_int('train_per_class', train_per_class, 1)
     _check_int('val_per_class', val_per_class, 1)
-    _check_int('num_frames', num_frames, 2)
-    _check_int('size', size, 16)
-    _check_int('fps', fps, 1)
-    _check_int('seed', seed, 0)
-    if size % 2:
-        # MPEG-4 Part 2 (4:2:0) needs even frame sides.
-        raise ValueError(f'size must be even for mp4v clips, got {size}')
+    _check_mp4_clips(num_frames, size, fps, seed)
     rng = np.random.default_rng(seed)
     width = len(str(num_classes - 1))
     classes = [f'class_{i:0{width}d}' for i in range(num_classes)]

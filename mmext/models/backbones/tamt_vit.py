@@ -151,7 +151,8 @@ class TAMTViT(VisionTransformer):
             True.
         init_cfg (dict | list[dict], optional): ``Pretrained`` loads a
             VideoMAE checkpoint in any of its layouts
-            (:func:`videomae_to_mmext`).
+            (:func:`videomae_to_mmext`) over mmaction2's default random
+            initialisation; other configs are passed on.
         **kwargs: mmaction2 ``VisionTransformer`` arguments (ViT-S/16 at
             112 x 112, 16 frames, drop path 0.1 by default here).
 
@@ -193,6 +194,12 @@ class TAMTViT(VisionTransformer):
         if not kwargs.get('use_mean_pooling', True):
             raise ValueError('TAMTViT: use_mean_pooling must be True (TAMT '
                              'pools the token mean)')
+        # a VideoMAE file is loaded by init_weights, after mmaction2's own
+        # default initialisation (its keys are not this model's)
+        init_cfg = kwargs.get('init_cfg')
+        checkpoint = None
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            checkpoint = kwargs.pop('init_cfg')['checkpoint']
         super().__init__(
             img_size=img_size,
             embed_dims=embed_dims,
@@ -206,6 +213,7 @@ class TAMTViT(VisionTransformer):
         self.num_segments = self.num_frames // kwargs.get('tubelet_size', 2)
         self.temporal_layout = temporal_layout
         self.freeze_pretrained = freeze_pretrained
+        self.videomae_checkpoint = checkpoint
         self.return_feat_map = True
         # the sinusoid table is fixed: not part of checkpoints (as VideoMAE)
         pos_embed = self.pos_embed
@@ -241,20 +249,12 @@ class TAMTViT(VisionTransformer):
                                        or '.adapter.' in name)
 
     def init_weights(self) -> None:
-        """Random initialisation, then (``init_cfg`` of type
-        ``Pretrained``) the VideoMAE weights, recognised by their keys."""
-        cfg = self.init_cfg
-        pretrained = isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'
-        if not pretrained:
-            super().init_weights()
-            return
-        self.init_cfg = [
-            dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
-            dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
-        ]
+        """Random initialisation, then (a ``Pretrained`` ``init_cfg``) the
+        VideoMAE weights, recognised by their keys."""
+        first = not self._is_init
         super().init_weights()
-        self.init_cfg = cfg
-        self.load_videomae(cfg['checkpoint'])
+        if first and self.videomae_checkpoint is not None:
+            self.load_videomae(self.videomae_checkpoint)
 
     def load_videomae(self, path: str) -> None:
         """Load a VideoMAE (or TAMT, or mmext) checkpoint's backbone.
