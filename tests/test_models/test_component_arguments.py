@@ -50,6 +50,7 @@ CASES = {
     'PAPRPNHead': ({}, 'reg_input', None),
     'PAPShared2FCBBoxHead': ({}, 'reg_input', b'giou'),
     'UniGradLoss': ({}, 'rho', '0.99'),
+    'TemporalCausalMaskLoss': ({}, 'future_discount', '0.9'),
     'StyleContrastiveLoss': ({}, 'temperature', '0.1'),
     'UniGrad': (dict(backbone={}, neck={}), 'base_momentum', 1.004),
     'PrototypeHead': ({}, 'metric', 'euclidean'),
