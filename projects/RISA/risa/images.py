@@ -1,5 +1,6 @@
 """Images of the project: scikit-image's sample images as content and style
 references, random crops of them, and reading/writing image files."""
+import functools
 import os
 import os.path as osp
 from typing import Dict, List, Sequence
@@ -21,32 +22,34 @@ def load_sample_images(names: Sequence[str],
     Grey images are repeated over three channels and RGBA ones lose their
     alpha; each is resized so that its shorter side is ``short_side``
     pixels (the sample images are 100-1400 px, far larger than the crops
-    the project trains on).
+    the project trains on). Loaded once per process and read-only.
 
     Returns:
         list[np.ndarray]: ``(H, W, 3)`` float32 images in ``[0, 1]``.
     """
+    return [_sample_image(name, short_side) for name in names]
+
+
+@functools.lru_cache(maxsize=None)
+def _sample_image(name: str, short_side: int) -> np.ndarray:
     data = require('skimage.data', 'scikit-image', PURPOSE)
     color = require('skimage.color', 'scikit-image', PURPOSE)
     transform = require('skimage.transform', 'scikit-image', PURPOSE)
     util = require('skimage.util', 'scikit-image', PURPOSE)
-    images = []
-    for name in names:
-        loader = getattr(data, name, None)
-        if loader is None or not callable(loader):
-            raise ValueError(f'{PURPOSE}: skimage.data has no sample image '
-                             f'{name!r}')
-        img = util.img_as_float32(loader())
-        if img.ndim == 2:
-            img = color.gray2rgb(img)
-        elif img.shape[-1] == 4:
-            img = color.rgba2rgb(img)
-        scale = short_side / min(img.shape[:2])
-        size = [max(short_side, round(s * scale)) for s in img.shape[:2]]
-        images.append(
-            transform.resize(img, size, anti_aliasing=True).astype(
-                np.float32))
-    return images
+    loader = getattr(data, name, None)
+    if loader is None or not callable(loader):
+        raise ValueError(f'{PURPOSE}: skimage.data has no sample image '
+                         f'{name!r}')
+    img = util.img_as_float32(loader())
+    if img.ndim == 2:
+        img = color.gray2rgb(img)
+    elif img.shape[-1] == 4:
+        img = color.rgba2rgb(img)
+    scale = short_side / min(img.shape[:2])
+    size = [max(short_side, round(s * scale)) for s in img.shape[:2]]
+    img = transform.resize(img, size, anti_aliasing=True).astype(np.float32)
+    img.flags.writeable = False
+    return img
 
 
 def random_crop(img: np.ndarray, size: int,
