@@ -1,0 +1,2 @@
+_base_ = './_base_/tsci_ale.py'
+env_id = 'ALE/Enduro-v5'
