@@ -62,13 +62,41 @@ def random_crop(img: np.ndarray, size: int,
     return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))
 
 
+class SeededCrops(Dataset):
+    """Random crops whose item ``i`` depends only on ``seed`` and ``i``
+    (drawn from ``np.random.default_rng([seed, i])``): reproducible
+    whatever the order or the worker that reads them.
+
+    Args:
+        crop_size (int): Side of the square crops.
+        short_side (int): Shorter side of the images they are cut from.
+        length (int): Number of items.
+        seed (int): Seed of the crops.
+    """
+
+    def __init__(self, crop_size: int, short_side: int, length: int,
+                 seed: int) -> None:
+        if crop_size > short_side:
+            raise ValueError(f'{PURPOSE}: crop_size={crop_size} is larger '
+                             f'than short_side={short_side}')
+        self.crop_size = crop_size
+        self.length = length
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def rng(self, idx: int) -> np.random.Generator:
+        """The generator of item ``idx``."""
+        return np.random.default_rng([self.seed, idx])
+
+
 @DATASETS.register_module()
-class SkimagePairs(Dataset):
+class SkimagePairs(SeededCrops):
     """Random (content, style) crop pairs of scikit-image's sample images.
 
-    Item ``i`` is the same for a given ``seed`` (its crops are drawn from
-    ``np.random.default_rng([seed, i])``), so a fixed set of (source,
-    reference) pairs is ``[SkimagePairs(..., seed=s)[i] for i in range(n)]``.
+    A fixed set of (source, reference) pairs is ``[SkimagePairs(...,
+    seed=s)[i] for i in range(n)]`` (:class:`SeededCrops`).
 
     Args:
         content (Sequence[str]): ``skimage.data`` names of content images.
@@ -91,20 +119,12 @@ class SkimagePairs(Dataset):
                  short_side: int = 96,
                  length: int = 10000,
                  seed: int = 0) -> None:
-        if crop_size > short_side:
-            raise ValueError(f'{PURPOSE}: crop_size={crop_size} is larger '
-                             f'than short_side={short_side}')
+        super().__init__(crop_size, short_side, length, seed)
         self.content = load_sample_images(content, short_side)
         self.style = load_sample_images(style, short_side)
-        self.crop_size = crop_size
-        self.length = length
-        self.seed = seed
-
-    def __len__(self) -> int:
-        return self.length
 
     def __getitem__(self, idx: int) -> Dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, idx])
+        rng = self.rng(idx)
         content = self.content[rng.integers(len(self.content))]
         style = self.style[rng.integers(len(self.style))]
         return dict(content=random_crop(content, self.crop_size, rng),
@@ -112,7 +132,7 @@ class SkimagePairs(Dataset):
 
 
 @DATASETS.register_module()
-class SkimageCrops(Dataset):
+class SkimageCrops(SeededCrops):
     """Random crops of scikit-image's sample images labelled by the image
     they come from: the training data of the feature network of the
     Fréchet distance.
@@ -137,16 +157,11 @@ class SkimageCrops(Dataset):
                  short_side: int = 96,
                  length: int = 10000,
                  seed: int = 0) -> None:
+        super().__init__(crop_size, short_side, length, seed)
         self.images = load_sample_images(names, short_side)
-        self.crop_size = crop_size
-        self.length = length
-        self.seed = seed
-
-    def __len__(self) -> int:
-        return self.length
 
     def __getitem__(self, idx: int) -> Dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, idx])
+        rng = self.rng(idx)
         label = int(rng.integers(len(self.images)))
         return dict(image=random_crop(self.images[label], self.crop_size,
                                       rng),
