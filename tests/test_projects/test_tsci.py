@@ -47,8 +47,9 @@ def small_config() -> Config:
         'agent.features_dim': 64,
         'agent.lstm_hidden_size': 64,
         'agent.ppo.n_steps': 64,
+        'agent.ppo.learning_rate': 2.5e-3,
         'mask_train.num_env_steps': 1500,
-        'mask_train.iters': 150,
+        'mask_train.iters': 100,
         'mask_train.log_interval': 50,
         'evaluation.num_env_steps': 800,
         'evaluation.num_windows': 200,
@@ -262,7 +263,12 @@ def test_visualisation_writes_strips_and_gif(trained):
     strip = imageio.imread(osp.join(out, 'tsci_strip_0.png'))
     assert strip.shape == (2 * 10 * 4, cfg.window * 10 * 4, 3)
     gif = imageio.mimread(osp.join(out, 'tsci_episode.gif'))
-    assert len(gif) == cfg.vis.max_steps
+    # one frame per step of the greedy episode (capped at vis.max_steps)
+    env = tsci.make_env(cfg.env_id)
+    policy = tsci.load_agent(agent_file, env).policy
+    ep = collect_episodes(policy, env, 1, True, cfg.vis.seed,
+                          cfg.vis.max_steps)[0]
+    assert len(gif) == len(ep['actions'])
     assert gif[0].shape[:2] == (10 * 4, 2 * 10 * 4)
 
 

@@ -12,7 +12,7 @@ from mmengine.logging import MMLogger
 from mmext.utils import require
 
 from .agent import initial_state, load_agent, policy_logits
-from .envs import make_env
+from .envs import TSCIInputError, make_env
 from .evaluation import saliency_fns
 from .mask_training import load_mask_net
 
@@ -81,6 +81,11 @@ def visualize(cfg: mmengine.Config, agent_file: str, mask_file: str,
         if term or trunc:
             break
     K, scale = cfg.window, vcfg.scale
+    if len(frames) < K:
+        raise TSCIInputError(
+            f'the greedy episode of vis.seed={vcfg.seed} ended after '
+            f'{len(frames)} steps, fewer than the window of {K}; choose '
+            'another vis.seed')
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for name in methods:
