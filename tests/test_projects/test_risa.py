@@ -5,8 +5,10 @@ held-out snapshots' iterations (against scipy.stats) next to PSNR/SSIM,
 transfer to the other family, preference files, folder scoring to CSV and
 the bad inputs of the folder command."""
 import csv
+import glob
 import json
 import os.path as osp
+import re
 import sys
 
 import numpy as np
@@ -121,6 +123,13 @@ def test_correlation_on_heldout_snapshots(run):
         evaluation.psnr_ssim(
             test['generated'][:1].permute(0, 2, 3, 1).numpy(),
             test['reference'][:1].permute(0, 2, 3, 1).numpy())['psnr'][0])
+    # the assessor's training ended with the same Spearman, from
+    # QualityCorrelation in the runner's validation
+    log, = glob.glob(osp.join(run['adain'], 'assessor', '*', '*.log'))
+    with open(log) as f:
+        logged = re.findall(r'quality/srcc: (-?[\d.]+)', f.read())
+    assert float(logged[-1]) == pytest.approx(results['risa']['srcc'],
+                                              abs=1e-3)
     # even this small RISA ranks the held-out snapshots' outputs
     assert results['risa']['srcc'] > 0.3
     assert results['risa']['pair_agreement'] > 0.6

@@ -1,6 +1,10 @@
 # RISA on scikit-image's sample images, 32x32 crops, AdaIN generator.
 # Sections: images (the data), generator, feature_net (the network of the
 # Fréchet distance), data (generation and label refinement), assessor.
+
+# iterations between log lines of the three trainings
+log_interval = 50
+
 images = dict(
     # content (source) images and style references: skimage.data names
     content=[

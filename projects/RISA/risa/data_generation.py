@@ -103,16 +103,17 @@ def image_features(model, images: Tensor, batch_size: int = 256) -> Tensor:
 
 
 def _samples(outputs: Tensor, references: Tensor, labels: Sequence[float],
-             snapshot_ids: Sequence[int], pair_ids: Sequence[int],
-             pair_offset: int) -> Dict[str, Tensor]:
-    """One sample per (snapshot, pair): the flat tensors of a split."""
+             snapshot_ids: Sequence[int],
+             pair_ids: Sequence[int]) -> Dict[str, Tensor]:
+    """One sample per (snapshot, pair): the flat tensors of a split (the
+    pair's index is its reference's id and its group)."""
     s, p = np.meshgrid(snapshot_ids, pair_ids, indexing='ij')
     s, p = torch.from_numpy(s.ravel()), torch.from_numpy(p.ravel())
     return dict(generated=outputs[s, p],
                 reference=references[p],
                 label=torch.tensor(labels, dtype=torch.float32)[s],
-                ref_id=p + pair_offset,
-                group=p + pair_offset,
+                ref_id=p,
+                group=p,
                 snapshot=s)
 
 
@@ -174,7 +175,7 @@ def generate_data(cfg: dict, snapshots: Sequence[str], feature_ckpt: str,
 
     train_ids, test_ids = range(n_train), range(n_train, n_train + n_test)
     refs8 = to_uint8(references)
-    train = _samples(outputs, refs8, labels, train_snaps, train_ids, 0)
+    train = _samples(outputs, refs8, labels, train_snaps, train_ids)
     window = [
         i for i in train_snaps if abs(i - elbow) <= data_cfg['elbow_window']
     ]
@@ -194,7 +195,7 @@ def generate_data(cfg: dict, snapshots: Sequence[str], feature_ckpt: str,
                 snapshot=torch.full((n_train, ), -1)))
     train = {k: torch.cat([train[k]] + [d[k] for d in interp])
              for k in train}
-    test = _samples(outputs, refs8, labels, heldout, test_ids, 0)
+    test = _samples(outputs, refs8, labels, heldout, test_ids)
     test['source'] = to_uint8(sources)[test['group']]
     summary = dict(iterations=iters, frechet_distance=fd, elbow=elbow,
                    elbow_iteration=iters[elbow],

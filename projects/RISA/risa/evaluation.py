@@ -55,7 +55,7 @@ def correlations(scores: Sequence[float], labels: Sequence[float],
                  groups: Sequence[int]) -> Dict[str, float]:
     """``srcc``, ``plcc``, ``krcc`` and ``pair_agreement`` of scores
     against labels (:class:`mmext.evaluation.QualityCorrelation`)."""
-    metric = QualityCorrelation(prefix='')
+    metric = QualityCorrelation()
     metric.process(None, [
         dict(pred_score=s, gt_score=g, group=k)
         for s, g, k in zip(scores, labels, groups)

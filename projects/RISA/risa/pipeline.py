@@ -31,12 +31,12 @@ def snapshots_of(work_dir: str, stage: str) -> List[str]:
 
 
 def _train(cfg: dict, section: str, model: dict, dataset: dict,
-           work_dir: str, num_snapshots: int = 1) -> List[str]:
+           work_dir: str, **kwargs) -> List[str]:
     c = cfg[section]
     return train_model(model, dataset, osp.join(work_dir, section),
                        c['max_iters'], c['batch_size'], c['lr'],
-                       num_snapshots=num_snapshots, seed=c['seed'],
-                       log_interval=cfg.get('log_interval', 50))
+                       seed=c['seed'], log_interval=cfg['log_interval'],
+                       **kwargs)
 
 
 def train_generator(cfg: dict, work_dir: str) -> List[str]:
@@ -45,7 +45,7 @@ def train_generator(cfg: dict, work_dir: str) -> List[str]:
     dataset = dict(type='SkimagePairs', **cfg['images'],
                    seed=cfg['generator']['seed'])
     return _train(cfg, 'generator', cfg['generator']['model'], dataset,
-                  work_dir, cfg['generator']['num_snapshots'])
+                  work_dir, num_snapshots=cfg['generator']['num_snapshots'])
 
 
 def train_feature_net(cfg: dict, work_dir: str) -> str:
@@ -72,9 +72,12 @@ def generate(cfg: dict, work_dir: str,
 
 
 def train_assessor(cfg: dict, work_dir: str) -> str:
-    """Train RISA on the generated training split."""
-    dataset = dict(type='RISADataset',
-                   data_file=osp.join(work_dir, DATA_FILE),
-                   split='train')
-    return _train(cfg, 'assessor', cfg['assessor']['model'], dataset,
-                  work_dir)[-1]
+    """Train RISA on the generated training split; the log ends with its
+    :class:`mmext.evaluation.QualityCorrelation` on the held-out split."""
+    data_file = osp.join(work_dir, DATA_FILE)
+    return _train(cfg, 'assessor', cfg['assessor']['model'],
+                  dict(type='RISADataset', data_file=data_file,
+                       split='train'), work_dir,
+                  val_dataset=dict(type='RISADataset', data_file=data_file,
+                                   split='test'),
+                  val_metric=dict(type='QualityCorrelation'))[-1]

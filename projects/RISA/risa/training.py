@@ -6,9 +6,9 @@ import os.path as osp
 import time
 from typing import List, Optional
 
-import mmext  # noqa: F401  (registers SnapshotHook and the losses)
 from mmengine.runner import Runner
 
+# importing mmext registers its hooks, losses and metrics
 from mmext.engine.hooks import SnapshotHook
 
 
@@ -20,7 +20,9 @@ def train_model(model: dict,
                 lr: float,
                 num_snapshots: int = 1,
                 seed: int = 0,
-                log_interval: int = 50) -> List[str]:
+                log_interval: int = 50,
+                val_dataset: Optional[dict] = None,
+                val_metric: Optional[dict] = None) -> List[str]:
     """Train ``model`` on ``dataset`` with Adam for ``max_iters`` iterations
     and save ``num_snapshots`` checkpoints uniformly over the training (the
     last one is the final model).
@@ -38,11 +40,27 @@ def train_model(model: dict,
         seed (int): Seed of the runner (weights, sampler, augmentations).
             Defaults to 0.
         log_interval (int): Iterations between log lines. Defaults to 50.
+        val_dataset (dict, optional): Config of a dataset evaluated with
+            ``val_metric`` (through ``forward(**batch, mode='predict')``)
+            once, after the last iteration. Defaults to None (no
+            validation).
+        val_metric (dict, optional): Config of the validation metric.
 
     Returns:
         list[str]: Paths of the snapshots, in training order.
     """
     hook = SnapshotHook(num_snapshots=num_snapshots, by_epoch=False)
+    val = {}
+    if val_dataset is not None:
+        val = dict(
+            val_dataloader=dict(
+                dataset=copy.deepcopy(val_dataset),
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                collate_fn=dict(type='default_collate'),
+                batch_size=batch_size,
+                num_workers=0),
+            val_cfg=dict(type='ValLoop'),
+            val_evaluator=copy.deepcopy(val_metric))
     runner = Runner(
         model=copy.deepcopy(model),
         work_dir=work_dir,
@@ -54,7 +72,9 @@ def train_model(model: dict,
             collate_fn=dict(type='default_collate'),
             batch_size=batch_size,
             num_workers=0),
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
+        train_cfg=dict(type='IterBasedTrainLoop',
+                       max_iters=max_iters,
+                       val_interval=max_iters),
         optim_wrapper=dict(optimizer=dict(type='Adam', lr=lr)),
         default_hooks=dict(
             checkpoint=None,
@@ -62,7 +82,8 @@ def train_model(model: dict,
         custom_hooks=[hook],
         log_processor=dict(by_epoch=False),
         randomness=dict(seed=seed),
-        default_scope='mmengine')
+        default_scope='mmengine',
+        **val)
     runner.train()
     return list(hook.saved)
 
