@@ -7,6 +7,7 @@ the bad inputs of the folder command."""
 import csv
 import glob
 import json
+import os
 import os.path as osp
 import re
 import sys
@@ -213,7 +214,11 @@ def _pair_folder(tmp_path, gen_size=(32, 32), ref_size=(32, 32)):
     return folder
 
 
-def test_bad_folders(run, tmp_path):
+def _refuse(path):
+    raise PermissionError(13, 'Permission denied', str(path))
+
+
+def test_bad_folders(run, tmp_path, monkeypatch):
     cfg, ckpt = run['cfg'], run['assessor']
     out = str(tmp_path / 'x.csv')
     empty = tmp_path / 'empty'
@@ -223,6 +228,12 @@ def test_bad_folders(run, tmp_path):
         evaluation.score_folder(cfg, ckpt, str(empty), out)
     with pytest.raises(FileNotFoundError, match='no image folder'):
         evaluation.score_folder(cfg, ckpt, str(tmp_path / 'missing'), out)
+    # root reads any folder whatever its mode: refuse the listing instead
+    with monkeypatch.context() as m:
+        m.setattr(os, 'listdir', _refuse)
+        with pytest.raises(ValueError, match=r"cannot read the image folder "
+                           r"'.*empty/generated' \(\[Errno 13\]"):
+            evaluation.score_folder(cfg, ckpt, str(empty), out)
 
     folder = _pair_folder(tmp_path, ref_size=(40, 32))
     with pytest.raises(ValueError, match=r"the reference '.*reference/a.png' "

@@ -195,10 +195,16 @@ def write_image(path: str, img: np.ndarray) -> None:
 
 def image_files(folder: str) -> List[str]:
     """Sorted names of the ``.png``/``.jpg``/``.jpeg``/``.bmp`` files of a
-    folder; stops naming the folder if it is missing or has none."""
+    folder; stops naming the folder if it is missing, cannot be listed or
+    has none."""
     if not osp.isdir(folder):
         raise FileNotFoundError(f'{PURPOSE}: no image folder {folder!r}')
-    names = sorted(n for n in os.listdir(folder)
+    try:
+        entries = os.listdir(folder)
+    except OSError as err:
+        raise ValueError(f'{PURPOSE}: cannot read the image folder '
+                         f'{folder!r} ({err})') from err
+    names = sorted(n for n in entries
                    if n.lower().endswith(('.png', '.jpg', '.jpeg', '.bmp')))
     if not names:
         raise ValueError(f'{PURPOSE}: the folder {folder!r} has no images '
