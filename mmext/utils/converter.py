@@ -9,7 +9,7 @@ import re
 import sys
 from collections import OrderedDict
 from typing import (Any, Callable, Dict, Iterable, Mapping, Optional,
-                    Sequence, Tuple)
+                    Sequence, Tuple, Union)
 
 import torch
 
@@ -194,11 +194,16 @@ def check_converted(
                              f'{what} expects {tuple(expected[k])}')
 
 
-def rename_by_rules(key: str, rules: Iterable[Tuple[str, str]],
-                    hint: str) -> str:
+#: a :func:`rename_by_rules` rule: a regex and its replacement, a template
+#: (``r'layer\1.'``) or a function of the match (for arithmetic on indices)
+RenameRule = Tuple[str, Union[str, Callable[[re.Match], str]]]
+
+
+def rename_by_rules(key: str, rules: Iterable[RenameRule], hint: str) -> str:
     """Rename ``key`` by the first ``(pattern, replacement)`` regex rule
     that matches its beginning (only that match is replaced, so a rule for
     ``conv1.`` leaves ``layer1.0.conv1.weight``'s inner ``conv1.`` alone).
+    The replacement is a template or a function, as in :func:`re.sub`.
 
     Raises:
         KeyError: No rule matches; the message names the key and ``hint``

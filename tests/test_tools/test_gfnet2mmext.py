@@ -1,10 +1,13 @@
 """tools/model_converters/gfnet2mmext.py on checkpoints in the GFNet
-authors' layout: encoders from torchvision (ResNet) and timm (MobileNetV3)
-behind ``module.``, the classifier and policy under their names, and the
-release's calibration; the converted encoders give the source models'
-logits."""
+authors' layout: encoders from torchvision (ResNet, DenseNet), timm
+(MobileNetV3, EfficientNet: gen-efficientnet's architecture and names) and
+pycls (RegNetY: timm's model under pycls' names) behind ``module.``, the
+classifier and policy under their names, and the release's calibration;
+the converted encoders give the source models' logits."""
 import importlib.util
 import os.path as osp
+import re
+from typing import Callable, Dict, Optional
 
 import pytest
 import torch
@@ -70,6 +73,15 @@ def _config(tmp_path, encoder: dict, classifier: dict, channels: int,
     return path
 
 
+def _linear_head_encoder(backbone: dict, channels: int) -> dict:
+    return dict(
+        type='mmpretrain.ImageClassifier',
+        backbone=backbone,
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=5,
+                  in_channels=channels))
+
+
 def _resnet18_case(tmp_path):
     torchvision = pytest.importorskip('torchvision')
     torch.manual_seed(0)
@@ -78,12 +90,8 @@ def _resnet18_case(tmp_path):
     fc = nn.Module()  # network.py's Full_layer (GRU)
     fc.rnn = nn.GRU(512, 16)
     fc.fc = nn.Linear(16, 5)
-    encoder = dict(
-        type='mmpretrain.ImageClassifier',
-        backbone=dict(type='mmpretrain.ResNet', depth=18),
-        neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmpretrain.LinearClsHead', num_classes=5,
-                  in_channels=512))
+    encoder = _linear_head_encoder(
+        dict(type='mmpretrain.ResNet', depth=18), 512)
     classifier = dict(type='GFNetHead', in_channels=512, num_classes=5,
                       hidden_dim=16)
     return prime, local, fc, _config(tmp_path, encoder, classifier, 512)
@@ -169,3 +177,197 @@ def test_mobilenetv3_release(tmp_path):
     with torch.no_grad():
         assert torch.allclose(
             _own_logits(model.local_encoder, x), local(x), atol=1e-4)
+
+
+def _randomize_bn(model: nn.Module) -> nn.Module:
+    """Random affine parameters and running statistics in every batch norm,
+    so that eval-mode outputs depend on each of them."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.running_mean.normal_(0, 0.5)
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.normal_(0, 0.5)
+    return model.eval()
+
+
+#: timm's RegNet tensors -> pycls' (the authors' ``pycls/models/anynet.py``:
+#: ``ResBottleneckBlock`` registers the shortcut ``proj``, ``bn`` before the
+#: bottleneck ``f`` = ``a, a_bn, b, b_bn, se.f_ex.{0,2}, c, c_bn``), in
+#: pycls' order; ``SimpleStemIN`` is ``stem.{conv,bn}`` in both, and
+#: ``AnyNet``'s classifier is ``fc``
+_TIMM_TO_PYCLS = (('downsample.conv.', 'proj.'), ('downsample.bn.', 'bn.'),
+                  ('conv1.conv.', 'f.a.'), ('conv1.bn.', 'f.a_bn.'),
+                  ('conv2.conv.', 'f.b.'), ('conv2.bn.', 'f.b_bn.'),
+                  ('se.fc1.', 'f.se.f_ex.0.'), ('se.fc2.', 'f.se.f_ex.2.'),
+                  ('conv3.conv.', 'f.c.'), ('conv3.bn.', 'f.c_bn.'))
+
+
+def _pycls_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """A timm RegNetY's tensors as pycls' ``RegNet`` names and orders
+    them."""
+    theirs = model.state_dict()
+    out = {k: v for k, v in theirs.items() if k.startswith('stem.')}
+    blocks = dict.fromkeys(
+        m[0] for m in map(re.compile(r's\d+\.b\d+\.').match, theirs) if m)
+    for block in blocks:
+        for timm_name, pycls_name in _TIMM_TO_PYCLS:
+            prefix = block + timm_name
+            out.update({
+                block + pycls_name + k[len(prefix):]: v
+                for k, v in theirs.items() if k.startswith(prefix)
+            })
+    out.update({
+        k[len('head.'):]: v
+        for k, v in theirs.items() if k.startswith('head.fc.')
+    })
+    assert len(out) == len(theirs)
+    return out
+
+
+def _timm(name: str) -> Callable[[], nn.Module]:
+    return lambda: pytest.importorskip('timm').create_model(
+        name, num_classes=5)
+
+
+def _torchvision(name: str) -> Callable[[], nn.Module]:
+    return lambda: getattr(pytest.importorskip('torchvision').models,
+                           name)(num_classes=5)
+
+
+#: the converted config of gen-efficientnet's EfficientNets: PyTorch
+#: padding and BN eps (mmpretrain's defaults are TF's)
+_GEN_EFFICIENTNET = dict(
+    type='mmpretrain.EfficientNet', conv_cfg=dict(type='Conv2d'),
+    norm_cfg=dict(type='BN', eps=1e-5))
+
+
+# the authors' encoder (an independent implementation with random weights),
+# its release layout, the mmext backbone and width, the classifier (GRU or
+# cascade), and whether the logits are compared (the smallest variants)
+@pytest.mark.parametrize(
+    'source, layout, backbone, channels, cascade, forward', [
+        (_torchvision('densenet121'), None,
+         dict(type='mmpretrain.DenseNet', arch='121'), 1024, False, True),
+        (_torchvision('densenet169'), None,
+         dict(type='mmpretrain.DenseNet', arch='169'), 1664, False, False),
+        (_timm('regnety_006'), _pycls_state_dict,
+         dict(type='RegNetY', arch='regnety_600mf'), 608, False, True),
+        (_timm('regnety_008'), _pycls_state_dict,
+         dict(type='RegNetY', arch='regnety_800mf'), 768, False, False),
+        (_timm('regnety_016'), _pycls_state_dict,
+         dict(type='RegNetY', arch='regnety_1.6gf'), 888, False, False),
+        (_timm('efficientnet_b2'), None, dict(_GEN_EFFICIENTNET, arch='b2'),
+         1408, True, True),
+        (_timm('efficientnet_b3'), None, dict(_GEN_EFFICIENTNET, arch='b3'),
+         1536, True, False),
+    ],
+    ids=['densenet121', 'densenet169', 'regnety_006', 'regnety_008',
+         'regnety_016', 'efficientnet_b2', 'efficientnet_b3'])
+def test_release_matches_the_authors_encoder(
+        tmp_path, source: Callable[[], nn.Module],
+        layout: Optional[Callable], backbone: dict, channels: int,
+        cascade: bool, forward: bool):
+    torch.manual_seed(0)
+    prime, local = _randomize_bn(source()), _randomize_bn(source())
+    layout = layout or (lambda model: model.state_dict())
+    fc = nn.Module()  # network.py's Full_layer
+    if cascade:
+        for k in range(2, 6):
+            fc.add_module(f'fc_{k}', nn.Linear(k * channels, 5))
+        classifier = dict(type='GFNetHead', in_channels=channels,
+                          num_classes=5, mode='cascade')
+    else:
+        fc.rnn = nn.GRU(channels, 16)
+        fc.fc = nn.Linear(16, 5)
+        classifier = dict(type='GFNetHead', in_channels=channels,
+                          num_classes=5, hidden_dim=16)
+    config = _config(tmp_path, _linear_head_encoder(backbone, channels),
+                     classifier, channels,
+                     glance_logits='encoder' if cascade else 'classifier')
+    src = str(tmp_path / 'gfnet.pth.tar')
+    release = _release(prime, local, fc, channels)
+    release['model_prime_state_dict'] = {
+        f'module.{k}': v for k, v in layout(prime).items()}
+    release['model_state_dict'] = {
+        f'module.{k}': v for k, v in layout(local).items()}
+    torch.save(release, src)
+    dst = str(tmp_path / 'out.pth')
+    assert gfnet2mmext.main([src, dst, '--config', config]) == 0
+    model = gfnet2mmext.build_model(config)
+    load_checkpoint(model, dst, map_location='cpu', strict=True)
+    if not forward:
+        return
+    model.double().eval()
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        for encoder, theirs in ((model.global_encoder, prime),
+                                (model.local_encoder, local)):
+            assert torch.allclose(
+                _own_logits(encoder, x), theirs.double()(x), atol=1e-10)
+
+
+@pytest.mark.parametrize('name, params', [
+    ('regnety_006', 6_055_160), ('regnety_008', 6_263_168),
+    ('regnety_016', 11_202_430), ('efficientnet_b2', 9_109_994),
+    ('efficientnet_b3', 12_233_232)])
+def test_timm_encoders_are_the_authors(name, params):
+    """The timm models standing in for the authors' pycls RegNetY and
+    gen-efficientnet EfficientNet have the authors' encoders' parameter
+    counts (1000 classes; research notes, Sec. 1.7)."""
+    timm = pytest.importorskip('timm')
+    with torch.device('meta'):
+        model = timm.create_model(name)
+    assert sum(p.numel() for p in model.parameters()) == params
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda sd: sd.update({'module.avgpool.weight': torch.ones(1)}),
+     "no mmext counterpart for the key 'avgpool.weight' "
+     '(model_prime_state_dict, torchvision ResNet)'),
+    (lambda sd: sd.pop('module.layer4.1.bn2.running_var'),
+     "model_prime_state_dict (torchvision ResNet) checkpoint lacks "
+     "'backbone.layer4.1.bn2.running_var'"),
+    (lambda sd: sd.update({'module.layer4.2.conv1.weight': torch.ones(1)}),
+     "model_prime_state_dict: 'layer4.2.conv1.weight' (torchvision ResNet) "
+     "would be 'backbone.layer4.2.conv1.weight', which the ResNet encoder "
+     'of the config lacks'),
+    (lambda sd: sd.update({'module.fc.bias': torch.ones(7)}),
+     "model_prime_state_dict: 'fc.bias' (7,) does not fit 'head.fc.bias' "
+     '(5,)'),
+    (lambda sd: sd.pop('module.layer1.0.conv1.weight'),
+     'model_prime_state_dict: not one of the encoders of the authors'),
+], ids=['unmatched', 'left-over', 'not-in-model', 'shape', 'layout'])
+def test_unmatched_keys_are_named(tmp_path, capsys, change, message):
+    prime, local, fc, config = _resnet18_case(tmp_path)
+    release = _release(prime, local, fc, 512)
+    change(release['model_prime_state_dict'])
+    src = str(tmp_path / 'gfnet.pth.tar')
+    torch.save(release, src)
+    assert gfnet2mmext.main(
+        [src, str(tmp_path / 'out.pth'), '--config', config]) == 1
+    assert capsys.readouterr().err.startswith(f'error: {src}: {message}')
+
+
+def test_encoder_needs_pytorch_conventions(tmp_path, capsys):
+    """mmpretrain's EfficientNet defaults (TF padding, eps 1e-3) would give
+    other outputs with the authors' weights: the converter stops and names
+    the settings."""
+    config = _config(
+        tmp_path,
+        _linear_head_encoder(
+            dict(type='mmpretrain.EfficientNet', arch='b0'), 1280),
+        dict(type='GFNetHead', in_channels=1280, num_classes=5,
+             mode='cascade'), 1280, glance_logits='encoder')
+    stem = {'module.conv_stem.weight': torch.zeros(32, 3, 3, 3)}
+    src = str(tmp_path / 'gfnet.pth.tar')
+    torch.save(dict(model_prime_state_dict=stem, model_state_dict=stem,
+                    fc={}, policy={}), src)
+    assert gfnet2mmext.main(
+        [src, str(tmp_path / 'out.pth'), '--config', config]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {src}: model_prime_state_dict: the authors' encoders use "
+        "PyTorch's batch-norm eps 1e-5 and padding; the config's "
+        "EfficientNet has batch-norm eps [0.001] and TF 'same' padding "
+        "(Conv2dAdaptivePadding): set its backbone's norm_cfg=dict("
+        "type='BN', eps=1e-5), conv_cfg=dict(type='Conv2d')\n")

@@ -14,6 +14,18 @@ accuracy (None when the source has none);
 ``tools/analysis_tools/adaptive_inference.py --calib stored`` evaluates with
 those thresholds.
 
+The encoders are mapped by name from each of the authors' layouts:
+torchvision ResNet and DenseNet-121/169/201 (mmpretrain ``ResNet``,
+``DenseNet``), pycls RegNetY-600MF/800MF/1.6GF (mmext ``RegNetY``),
+gen-efficientnet MobileNetV3-Large and EfficientNet-B2/B3 (mmpretrain
+``MobileNetV3`` or mmext ``GenMobileNetV3`` with a ``StackedLinearClsHead``,
+mmpretrain ``EfficientNet``); a key without counterpart, a tensor of the
+model left unfilled or a shape that differs stops with a message naming it.
+The authors' encoders are PyTorch models: the config's MobileNetV3 needs
+``backbone.norm_cfg=dict(type='BN', eps=1e-5)`` and its EfficientNet also
+``backbone.conv_cfg=dict(type='Conv2d')`` (mmpretrain's defaults are eps
+1e-3 and TF 'same' padding); the script stops otherwise.
+
 Usage::
 
     python tools/model_converters/gfnet2mmext.py SRC DST --config CONFIG
@@ -88,7 +100,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument(
         '--config', required=True,
         help='the mmext GFNet config of the same backbone, patch size and '
-        'number of steps')
+        'number of steps; its encoders must use PyTorch\'s batch-norm eps '
+        "and padding (MobileNetV3 / EfficientNet backbones: norm_cfg=dict("
+        "type='BN', eps=1e-5); EfficientNet also conv_cfg=dict("
+        "type='Conv2d'))")
 
     def run(args) -> str:
         meta = convert(args.src, args.dst, args.config)

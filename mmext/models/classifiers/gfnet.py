@@ -37,11 +37,15 @@ patches, as the authors' validation). The model implements
 """
 import copy
 import math
+import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmcv.cnn.bricks.conv2d_adaptive_padding import Conv2dAdaptivePadding
 from mmengine.model import BaseModel
+from mmpretrain.models.utils import InvertedResidual
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
@@ -49,6 +53,8 @@ from mmext.models.heads.gfnet_policy import discounted_returns, ppo_loss
 from mmext.models.utils.multi_exit import MultiExitMixin
 from mmext.models.utils.patch_crop import crop_patches, patch_corners
 from mmext.registry import MODELS
+from mmext.utils.converter import (RenameRule, check_converted,
+                                   rename_by_rules, strip_prefix)
 from mmext.utils.validation import check_arg
 
 __all__ = ['GFNet', 'checkpoint_filter_fn', 'released_calibration']
@@ -397,34 +403,242 @@ class GFNet(BaseModel, MultiExitMixin):
 _RELEASE_PARTS = (('model_prime_state_dict', 'global_encoder'),
                   ('model_state_dict', 'local_encoder'), ('fc', 'classifier'),
                   ('policy', 'policy'))
-_BN_COUNTER = 'num_batches_tracked'
 
 
-def _match_by_order(src: Dict[str, Tensor], target: Dict[str, Tensor],
-                    what: str) -> Dict[str, Tensor]:
-    """Map ``src`` onto ``target``'s keys by position.
+def _torchvision_resnet_rules(src: Dict[str, Tensor],
+                              backbone: nn.Module) -> List[RenameRule]:
+    """torchvision ResNet -> mmpretrain ``ResNet``: the same names
+    (``conv1``, ``bn1``, ``layerX.Y.{convK,bnK,downsample.*}``)."""
+    return [(r'fc\.', 'head.fc.'),
+            (r'(conv1|bn1|layer\d+)\.', r'backbone.\1.')]
 
-    The authors' encoders (torchvision ResNet, timm MobileNetV3) register
-    their tensors in the order of mmpretrain's counterparts, under other
-    names; each pair is shape-checked (a 1x1 convolution's weight fills a
-    linear one: timm's ``conv_head``). Batch-norm counters are left out.
+
+def _torchvision_densenet_rules(src: Dict[str, Tensor],
+                                backbone: nn.Module) -> List[RenameRule]:
+    """torchvision DenseNet (``features.{conv0,norm0,denseblockI,
+    transitionI,norm5}``, ``classifier``) -> mmpretrain ``DenseNet``
+    (``stem``, ``stages``, ``transitions``): mmpretrain's last transition
+    is the final BN (and ReLU), torchvision's ``norm5``."""
+    last = len(backbone.transitions) - 1
+    return [
+        (r'features\.conv0\.', 'backbone.stem.0.'),
+        (r'features\.norm0\.', 'backbone.stem.1.'),
+        (r'features\.denseblock(\d+)\.denselayer(\d+)\.', lambda m:
+         f'backbone.stages.{int(m[1]) - 1}.block.{int(m[2]) - 1}.'),
+        (r'features\.transition(\d+)\.',
+         lambda m: f'backbone.transitions.{int(m[1]) - 1}.'),
+        (r'features\.norm5\.', f'backbone.transitions.{last}.0.'),
+        (r'classifier\.', 'head.fc.'),
+    ]
+
+
+def _pycls_block(m: re.Match, part: str) -> str:
+    """mmext ``RegNetY``'s block of pycls' stage ``s<m[1]>`` block
+    ``b<m[2]>`` (both 1-based), then ``part``."""
+    return f'backbone.layer{m[1]}.{int(m[2]) - 1}.{part}.'
+
+
+def _pycls_regnet_rules(src: Dict[str, Tensor],
+                        backbone: nn.Module) -> List[RenameRule]:
+    """pycls AnyNet / RegNet (``pycls/models/anynet.py``: ``stem.{conv,bn}``,
+    ``sI.bJ.{proj,bn}`` for the shortcut, ``sI.bJ.f.{a,b,c}[_bn]`` and
+    ``sI.bJ.f.se.f_ex.{0,2}`` for the bottleneck, ``fc``) -> mmext
+    ``RegNetY`` (mmpretrain's ResNet names plus ``se``)."""
+    block = r's(\d+)\.b(\d+)\.'
+    return [
+        (r'stem\.conv\.', 'backbone.conv1.'),
+        (r'stem\.bn\.', 'backbone.bn1.'),
+        (block + r'proj\.', lambda m: _pycls_block(m, 'downsample.0')),
+        (block + r'bn\.', lambda m: _pycls_block(m, 'downsample.1')),
+        (block + r'f\.se\.f_ex\.([02])\.',
+         lambda m: _pycls_block(m, f'se.{int(m[3]) + 1}')),
+        (block + r'f\.([abc])_bn\.',
+         lambda m: _pycls_block(m, f'bn{"abc".index(m[3]) + 1}')),
+        (block + r'f\.([abc])\.',
+         lambda m: _pycls_block(m, f'conv{"abc".index(m[3]) + 1}')),
+        (r'fc\.', 'head.fc.'),
+    ]
+
+
+#: gen-efficientnet / timm tensors of a unit -> mmpretrain's, by the kind
+#: of unit: the stem, a depthwise-separable block (``conv_dw``,
+#: ``conv_pw``), an inverted residual (``conv_pw``, ``conv_dw``,
+#: ``conv_pwl``), a conv-BN-activation block (``conv``) and EfficientNet's
+#: last 1x1 convolution (``conv_head``, ``bn2``)
+_GEN_EFFICIENTNET_UNITS = {
+    'stem': dict(conv_stem='conv', bn1='bn'),
+    'ds': dict(conv_dw='depthwise_conv.conv', bn1='depthwise_conv.bn',
+               conv_pw='linear_conv.conv', bn2='linear_conv.bn'),
+    'ir': dict(conv_pw='expand_conv.conv', bn1='expand_conv.bn',
+               conv_dw='depthwise_conv.conv', bn2='depthwise_conv.bn',
+               conv_pwl='linear_conv.conv', bn3='linear_conv.bn'),
+    'cba': dict(conv='conv', bn1='bn'),
+    'head': dict(conv_head='conv', bn2='bn'),
+}
+_GEN_EFFICIENTNET_SE = {
+    'se.conv_reduce': 'se.conv1.conv',
+    'se.conv_expand': 'se.conv2.conv'
+}
+
+
+def _mmpretrain_units(backbone: nn.Module) -> List[str]:
+    """The stem, blocks and last convolution of an mmpretrain
+    ``EfficientNet`` / ``MobileNetV3`` (or mmext ``GenMobileNetV3``) in
+    forward order: its outermost ``ConvModule`` / ``InvertedResidual``
+    modules (``layers.I.J``, ``layerK`` or ``layers.K``)."""
+    units = []
+    for name, module in backbone.named_modules():
+        if isinstance(module, (ConvModule, InvertedResidual)) and not any(
+                name.startswith(unit + '.') for unit in units):
+            units.append(name)
+    return units
+
+
+def _gen_efficientnet_rules(src: Dict[str, Tensor],
+                            backbone: nn.Module) -> List[RenameRule]:
+    """gen-efficientnet / timm EfficientNet and MobileNetV3 (``conv_stem``,
+    ``bn1``, ``blocks.I.J.*``, ``conv_head``, [``bn2``], ``classifier``)
+    -> mmpretrain ``EfficientNet`` / ``MobileNetV3`` or mmext
+    ``GenMobileNetV3``.
+
+    Both are a stem, a sequence of blocks and a 1x1 convolution; the
+    stages are cut differently (mmpretrain's EfficientNet merges stride-1
+    stages into the one before), so the ``n``-th block maps to the
+    ``n``-th block, and each tensor by its name within the block's kind.
+    MobileNetV3's ``conv_head`` (with bias, no BN) is the first layer of
+    mmpretrain's ``StackedLinearClsHead``.
     """
-    src = [(k, v) for k, v in src.items() if not k.endswith(_BN_COUNTER)]
-    target = [(k, v) for k, v in target.items()
-              if not k.endswith(_BN_COUNTER)]
-    if len(src) != len(target):
-        raise ValueError(f'{what}: {len(src)} tensors in the checkpoint, '
-                         f'{len(target)} in the model; not its architecture')
-    out = {}
-    for (src_key, value), (key, ref) in zip(src, target):
-        if value.shape != ref.shape:
-            if value.numel() != ref.numel() or value.dim() < ref.dim():
-                raise ValueError(
-                    f'{what}: {src_key!r} {tuple(value.shape)} does not fit '
-                    f'{key!r} {tuple(ref.shape)}; not the architecture of '
-                    'the model')
-            value = value.reshape(ref.shape)
-        out[key] = value
+    blocks = sorted({(int(m[1]), int(m[2]))
+                     for m in map(re.compile(r'blocks\.(\d+)\.(\d+)\.').match,
+                                  src) if m})
+    units = [('', 'stem')]
+    for i, j in blocks:
+        block = f'blocks.{i}.{j}.'
+        kind = ('ir' if block + 'conv_pwl.weight' in src else
+                'ds' if block + 'conv_dw.weight' in src else 'cba')
+        units.append((block, kind))
+    efficientnet = 'bn2.weight' in src
+    if efficientnet:
+        units.append(('', 'head'))
+    targets = _mmpretrain_units(backbone)
+    if len(units) != len(targets):
+        raise ValueError(
+            f'{len(units)} stem, blocks and last convolution in the '
+            f'checkpoint, {len(targets)} in the {type(backbone).__name__} '
+            'of the config; not its architecture')
+    rules = []
+    for (prefix, kind), target in zip(units, targets):
+        names = dict(_GEN_EFFICIENTNET_UNITS[kind])
+        if kind in ('ds', 'ir'):
+            names.update(_GEN_EFFICIENTNET_SE)
+        rules += [(re.escape(f'{prefix}{theirs}.'),
+                   f'backbone.{target}.{ours}.')
+                  for theirs, ours in names.items()]
+    if efficientnet:
+        return rules + [(r'classifier\.', 'head.fc.')]
+    return rules + [(r'conv_head\.', 'head.layers.0.fc.'),
+                    (r'classifier\.', 'head.layers.1.fc.')]
+
+
+#: the authors' encoder layouts: a key only that layout has, its name and
+#: the rules from its keys to the mmpretrain ``ImageClassifier``'s
+_ENCODER_LAYOUTS = (
+    ('features.conv0.weight', 'torchvision DenseNet',
+     _torchvision_densenet_rules),
+    ('stem.conv.weight', 'pycls RegNet', _pycls_regnet_rules),
+    ('conv_stem.weight', 'gen-efficientnet EfficientNet / MobileNetV3',
+     _gen_efficientnet_rules),
+    ('layer1.0.conv1.weight', 'torchvision ResNet', _torchvision_resnet_rules),
+)
+
+
+def _check_pytorch_conventions(encoder: nn.Module, what: str) -> None:
+    """The authors' encoders are PyTorch-trained models (torchvision,
+    pycls, gen-efficientnet): batch-norm eps 1e-5 and symmetric padding.
+    mmpretrain's ``MobileNetV3`` and ``EfficientNet`` default to eps 1e-3,
+    and its ``EfficientNet`` to TF's 'same' padding; loaded as they are,
+    the weights would give other outputs.
+
+    Raises:
+        ValueError: ``encoder`` uses another eps or padding; the message
+            says which ``backbone`` settings the config needs.
+    """
+    eps = sorted({
+        m.eps
+        for m in encoder.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.eps != 1e-5
+    })
+    tf_padding = any(
+        isinstance(m, Conv2dAdaptivePadding) for m in encoder.modules())
+    found, fix = [], []
+    if eps:
+        found.append(f'batch-norm eps {eps}')
+        fix.append("norm_cfg=dict(type='BN', eps=1e-5)")
+    if tf_padding:
+        found.append("TF 'same' padding (Conv2dAdaptivePadding)")
+        fix.append("conv_cfg=dict(type='Conv2d')")
+    if found:
+        backbone = type(encoder.backbone).__name__
+        raise ValueError(
+            f"{what}: the authors' encoders use PyTorch's batch-norm eps "
+            f"1e-5 and padding; the config's {backbone} has "
+            f"{' and '.join(found)}: set its backbone's {', '.join(fix)}")
+
+
+def _rename_encoder(src: Dict[str, Tensor], encoder: nn.Module,
+                    what: str) -> Dict[str, Tensor]:
+    """Map an authors' encoder (``src``, without ``module.``) onto
+    ``encoder`` (an mmpretrain ``ImageClassifier``) by names.
+
+    The layout is recognised by its keys (:data:`_ENCODER_LAYOUTS`) and
+    ``encoder`` must follow PyTorch's conventions
+    (:func:`_check_pytorch_conventions`); every key must map to one of
+    ``encoder``'s, with its shape (a 1x1 convolution's weight fills a
+    linear one: MobileNetV3's ``conv_head``), and every tensor of
+    ``encoder`` but the batch-norm counters must be filled.
+
+    Raises:
+        KeyError: the layout is unknown, or a key is unmatched or left over
+            (named, with ``what``).
+        ValueError: a tensor does not fit, the number of blocks differs, or
+            ``encoder``'s batch-norm eps or padding is not PyTorch's.
+    """
+    for marker, layout, rules_of in _ENCODER_LAYOUTS:
+        if marker in src:
+            break
+    else:
+        raise KeyError(
+            f'{what}: not one of the encoders of the authors (none of the '
+            f'keys {[marker for marker, _, _ in _ENCODER_LAYOUTS]})')
+    _check_pytorch_conventions(encoder, what)
+    target = encoder.state_dict()
+    backbone = type(encoder.backbone).__name__
+    try:
+        rules = rules_of(src, encoder.backbone)
+    except ValueError as e:
+        raise ValueError(f'{what} ({layout}): {e}') from e
+    out, sources = {}, {}
+    for key, value in src.items():
+        new = rename_by_rules(key, rules, f'{what}, {layout}')
+        if new not in target:
+            raise KeyError(
+                f'{what}: {key!r} ({layout}) would be {new!r}, which the '
+                f'{backbone} encoder of the config lacks; not its '
+                'architecture')
+        if new in out:
+            raise KeyError(f'{what}: {sources[new]!r} and {key!r} both map '
+                           f'to {new!r}')
+        ref = target[new].shape
+        if value.shape != ref and value.shape[:len(ref)] == ref and all(
+                size == 1 for size in value.shape[len(ref):]):
+            value = value.reshape(ref)
+        if value.shape != ref:
+            raise ValueError(
+                f'{what}: {key!r} {tuple(value.shape)} does not fit {new!r} '
+                f'{tuple(ref)} of the {backbone} encoder of the config')
+        out[new], sources[new] = value, key
+    check_converted(out, {k: v.shape for k, v in target.items()},
+                    f'{what} ({layout})')
     return out
 
 
@@ -435,8 +649,13 @@ def checkpoint_filter_fn(checkpoint: dict, model: GFNet) -> Dict[str, Tensor]:
         checkpoint (dict): A release (``model_prime_state_dict``,
             ``model_state_dict``, ``fc``, ``policy``, ...) or a checkpoint
             of their ``train.py`` (the same keys, without ``module.``).
-        model (GFNet): The model it is for (its encoders' key order is
-            the target of the positional mapping).
+        model (GFNet): The model it is for. Its encoders are mmpretrain
+            ``ImageClassifier`` s of the authors' encoder: torchvision
+            ResNet -> ``ResNet``, torchvision DenseNet -> ``DenseNet``,
+            pycls RegNetY -> mmext ``RegNetY``, gen-efficientnet
+            EfficientNet -> ``EfficientNet``, gen-efficientnet MobileNetV3
+            -> ``MobileNetV3`` / ``GenMobileNetV3`` with a
+            ``StackedLinearClsHead`` (the others: ``LinearClsHead``).
 
     Returns:
         dict: ``global_encoder.*``, ``local_encoder.*``, ``classifier.*``
@@ -444,8 +663,10 @@ def checkpoint_filter_fn(checkpoint: dict, model: GFNet) -> Dict[str, Tensor]:
         authors' names).
 
     Raises:
-        KeyError: a part of the release is missing.
-        ValueError: a part does not fit the model.
+        KeyError: a part of the release is missing, an encoder's layout is
+            unknown, or one of its keys has no counterpart in the model (or
+            the reverse); the message names the key.
+        ValueError: a tensor does not fit the model.
     """
     state_dict = {}
     for src_key, part in _RELEASE_PARTS:
@@ -453,11 +674,9 @@ def checkpoint_filter_fn(checkpoint: dict, model: GFNet) -> Dict[str, Tensor]:
         if not isinstance(src, dict):
             raise KeyError(f'no {src_key!r} (the {part}): not a GFNet '
                            'checkpoint')
-        src = {k[len('module.'):] if k.startswith('module.') else k: v
-               for k, v in src.items()}
-        target = getattr(model, part).state_dict()
+        src = strip_prefix(src)
         if part.endswith('encoder'):
-            src = _match_by_order(src, target, src_key)
+            src = _rename_encoder(src, getattr(model, part), src_key)
         state_dict.update({f'{part}.{k}': v for k, v in src.items()})
     return state_dict
 
