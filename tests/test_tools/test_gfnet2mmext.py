@@ -4,6 +4,7 @@ authors' layout: encoders from torchvision (ResNet, DenseNet), timm
 pycls (RegNetY: timm's model under pycls' names) behind ``module.``, the
 classifier and policy under their names, and the release's calibration;
 the converted encoders give the source models' logits."""
+import copy
 import importlib.util
 import os.path as osp
 import re
@@ -147,38 +148,6 @@ def test_training_checkpoint_has_no_thresholds(tmp_path, capsys):
     assert 'model.patch_size=32' in capsys.readouterr().err
 
 
-def test_mobilenetv3_release(tmp_path):
-    timm = pytest.importorskip('timm')
-    torch.manual_seed(0)
-    prime = timm.create_model('mobilenetv3_large_100', num_classes=5).eval()
-    local = timm.create_model('mobilenetv3_large_100', num_classes=5).eval()
-    fc = nn.Module()  # network.py's Full_layer (cascade)
-    for k in range(2, 6):
-        fc.add_module(f'fc_{k}', nn.Linear(k * 1280, 5))
-    encoder = dict(
-        type='mmpretrain.ImageClassifier',
-        # the authors' timm models use PyTorch's BN eps
-        backbone=dict(type='mmpretrain.MobileNetV3', arch='large',
-                      norm_cfg=dict(type='BN', eps=1e-5)),
-        neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmpretrain.StackedLinearClsHead', num_classes=5,
-                  in_channels=960, mid_channels=[1280],
-                  act_cfg=dict(type='HSwish')))
-    config = _config(tmp_path, encoder,
-                     dict(type='GFNetHead', in_channels=1280, num_classes=5,
-                          mode='cascade'), 960, glance_logits='encoder')
-    src = str(tmp_path / 'gfnet_mbv3.pth.tar')
-    torch.save(_release(prime, local, fc, 960), src)
-    dst = str(tmp_path / 'out.pth')
-    assert gfnet2mmext.main([src, dst, '--config', config]) == 0
-    model = gfnet2mmext.build_model(config).eval()
-    load_checkpoint(model, dst, map_location='cpu', strict=True)
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(
-            _own_logits(model.local_encoder, x), local(x), atol=1e-4)
-
-
 def _randomize_bn(model: nn.Module) -> nn.Module:
     """Random affine parameters and running statistics in every batch norm,
     so that eval-mode outputs depend on each of them."""
@@ -189,6 +158,53 @@ def _randomize_bn(model: nn.Module) -> nn.Module:
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.normal_(0, 0.5)
     return model.eval()
+
+
+# gen-efficientnet's MobileNetV3-Large 1.00 and 1.25 (timm's builder at
+# channel multiplier 1.25 has the authors' 7,551,976 parameters)
+@pytest.mark.parametrize('widen, backbone, channels', [
+    (1.0, dict(type='mmpretrain.MobileNetV3', arch='large',
+               norm_cfg=dict(type='BN', eps=1e-5)), 960),
+    (1.25, dict(type='GenMobileNetV3', widen_factor=1.25), 1200),
+])
+def test_mobilenetv3_release(tmp_path, widen: float, backbone: dict,
+                             channels: int):
+    mobilenetv3 = pytest.importorskip('timm.models.mobilenetv3')
+    torch.manual_seed(0)
+    prime, local = (_randomize_bn(
+        mobilenetv3._gen_mobilenet_v3(
+            'mobilenetv3_large_100', widen, num_classes=5))
+                    for _ in range(2))
+    if widen == 1.25:
+        with torch.device('meta'):
+            authors = mobilenetv3._gen_mobilenet_v3('mobilenetv3_large_100',
+                                                    widen)
+        assert sum(p.numel() for p in authors.parameters()) == 7_551_976
+    fc = nn.Module()  # network.py's Full_layer (cascade)
+    for k in range(2, 6):
+        fc.add_module(f'fc_{k}', nn.Linear(k * 1280, 5))
+    encoder = dict(
+        type='mmpretrain.ImageClassifier',
+        backbone=backbone,
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.StackedLinearClsHead', num_classes=5,
+                  in_channels=channels, mid_channels=[1280],
+                  act_cfg=dict(type='HSwish')))
+    config = _config(tmp_path, encoder,
+                     dict(type='GFNetHead', in_channels=1280, num_classes=5,
+                          mode='cascade'), channels, glance_logits='encoder')
+    src = str(tmp_path / 'gfnet_mbv3.pth.tar')
+    torch.save(_release(prime, local, fc, channels), src)
+    dst = str(tmp_path / 'out.pth')
+    assert gfnet2mmext.main([src, dst, '--config', config]) == 0
+    model = gfnet2mmext.build_model(config).double().eval()
+    load_checkpoint(model, dst, map_location='cpu', strict=True)
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        for encoder, theirs in ((model.global_encoder, prime),
+                                (model.local_encoder, local)):
+            assert torch.allclose(
+                _own_logits(encoder, x), theirs.double()(x), atol=1e-10)
 
 
 #: timm's RegNet tensors -> pycls' (the authors' ``pycls/models/anynet.py``:
@@ -269,7 +285,10 @@ def test_release_matches_the_authors_encoder(
         layout: Optional[Callable], backbone: dict, channels: int,
         cascade: bool, forward: bool):
     torch.manual_seed(0)
-    prime, local = _randomize_bn(source()), _randomize_bn(source())
+    # the local encoder: a copy with other batch-norm statistics and
+    # affine parameters (cheaper than a second initialisation)
+    prime = _randomize_bn(source())
+    local = _randomize_bn(copy.deepcopy(prime))
     layout = layout or (lambda model: model.state_dict())
     fc = nn.Module()  # network.py's Full_layer
     if cascade:
