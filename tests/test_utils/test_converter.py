@@ -94,3 +94,9 @@ def test_rename_replaces_only_the_leading_match():
         'backbone.layer1.0.conv1.weight'
     with pytest.raises(KeyError, match="'fc.weight' \\(not a ResNet\\)"):
         rename_by_rules('fc.weight', rules, 'not a ResNet')
+
+
+def test_rename_by_a_function_of_the_match():
+    rules = [(r's(\d+)\.b(\d+)\.', lambda m: f'layer{m[1]}.{int(m[2]) - 1}.')]
+    assert rename_by_rules('s2.b1.f.a.weight', rules, 'x') == \
+        'layer2.0.f.a.weight'
