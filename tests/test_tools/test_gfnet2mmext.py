@@ -86,8 +86,8 @@ def _linear_head_encoder(backbone: dict, channels: int) -> dict:
 def _resnet18_case(tmp_path):
     torchvision = pytest.importorskip('torchvision')
     torch.manual_seed(0)
-    prime = torchvision.models.resnet18(num_classes=5).eval()
-    local = torchvision.models.resnet18(num_classes=5).eval()
+    prime = _randomize_bn(torchvision.models.resnet18(num_classes=5))
+    local = _randomize_bn(torchvision.models.resnet18(num_classes=5))
     fc = nn.Module()  # network.py's Full_layer (GRU)
     fc.rnn = nn.GRU(512, 16)
     fc.fc = nn.Linear(16, 5)
