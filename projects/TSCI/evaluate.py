@@ -1,7 +1,8 @@
-"""Fidelity of TSCI's masks and of the baselines; writes eval.json and
+r"""Fidelity of TSCI's masks and of the baselines; writes eval.json and
 prints a Markdown table.
 
-    python projects/TSCI/evaluate.py projects/TSCI/configs/tsci_minatar-breakout.py
+    python projects/TSCI/evaluate.py \
+        projects/TSCI/configs/tsci_minatar-breakout.py
 """
 import json
 import os.path as osp

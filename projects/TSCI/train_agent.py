@@ -1,6 +1,7 @@
-"""Train TSCI's recurrent agent (RecurrentPPO) and save it.
+r"""Train TSCI's recurrent agent (RecurrentPPO) and save it.
 
-    python projects/TSCI/train_agent.py projects/TSCI/configs/tsci_minatar-breakout.py
+    python projects/TSCI/train_agent.py \
+        projects/TSCI/configs/tsci_minatar-breakout.py
 """
 import os.path as osp
 import sys

@@ -1,6 +1,7 @@
-"""Train TSCI's causal discovery network on a frozen agent and save it.
+r"""Train TSCI's causal discovery network on a frozen agent and save it.
 
-    python projects/TSCI/train_mask.py projects/TSCI/configs/tsci_minatar-breakout.py
+    python projects/TSCI/train_mask.py \
+        projects/TSCI/configs/tsci_minatar-breakout.py
 """
 import os.path as osp
 import sys

@@ -1,7 +1,9 @@
-"""Masks over frames of one greedy episode: PNG strips and a GIF per
+r"""Masks over frames of one greedy episode: PNG strips and a GIF per
 method, in <work-dir>/vis.
 
-    python projects/TSCI/visualize.py projects/TSCI/configs/tsci_minatar-breakout.py --methods tsci perturbation
+    python projects/TSCI/visualize.py \
+        projects/TSCI/configs/tsci_minatar-breakout.py \
+        --methods tsci perturbation
 """
 import os.path as osp
 import sys

@@ -24,6 +24,7 @@ sb3_contrib = require('sb3_contrib', 'sb3-contrib',
                       'the recurrent agent of projects/TSCI')
 from sb3_contrib import RecurrentPPO  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
+from stable_baselines3.common.monitor import Monitor  # noqa: E402
 from stable_baselines3.common.torch_layers import (  # noqa: E402
     BaseFeaturesExtractor, NatureCNN)
 from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
@@ -101,7 +102,6 @@ def train_agent(cfg: mmengine.Config, out_file: str) -> 'RecurrentPPO':
     Returns:
         RecurrentPPO: The trained agent.
     """
-    from stable_baselines3.common.monitor import Monitor
     acfg = cfg.agent
     if acfg.features_extractor not in FEATURES_EXTRACTORS:
         raise TSCIInputError(

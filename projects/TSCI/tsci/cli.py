@@ -22,9 +22,12 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(f'error: {err}')
 
 
-def parse_args(command: str, description: str, agent: bool = False,
-               mask: bool = False,
-               methods: bool = False) -> Tuple[Config, str, argparse.Namespace]:
+def parse_args(
+        command: str,
+        description: str,
+        agent: bool = False,
+        mask: bool = False,
+        methods: bool = False) -> Tuple[Config, str, argparse.Namespace]:
     """Parse ``CONFIG [--work-dir] [--cfg-options]`` and the files a
     command reads (``--agent`` defaults to ``<work-dir>/agent.zip``,
     ``--mask`` to ``<work-dir>/mask_net.pth``); log to
@@ -33,7 +36,9 @@ def parse_args(command: str, description: str, agent: bool = False,
     Returns:
         tuple: The config, the work directory and the parsed arguments.
     """
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='a projects/TSCI/configs file')
     parser.add_argument(
         '--work-dir',
