@@ -36,7 +36,10 @@ model = dict(
         in_channels=960,
         encoder='conv',
         hidden_dim=256))
-optim_wrapper = dict(optimizer=dict(lr=0.005))
+# classifier lr 0.1 = 20 x the local encoder's 0.005
+optim_wrapper = dict(
+    optimizer=dict(lr=0.005),
+    paramwise_cfg=dict(custom_keys={'classifier': dict(lr_mult=20.0)}))
 param_scheduler = dict(T_max=90, end=90)
 train_cfg = dict(max_epochs=90)
 # smoke runs: MobileNetV3-Small (576 channels) with a 64-channel pre-logits

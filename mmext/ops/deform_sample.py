@@ -193,8 +193,12 @@ def _autocast_inputs(input: Tensor, grid: Tensor) -> tuple:
     float32 list), the wider of the two dtypes on CUDA (its "promote" list).
     DAT under mixed precision passes float32 features with a half-precision
     grid (the offsets come from a conv)."""
-    if not isinstance(input, Tensor) or not isinstance(grid, Tensor) or \
-            not torch.is_autocast_enabled(input.device.type):
+    if not isinstance(input, Tensor) or not isinstance(grid, Tensor):
+        return input, grid
+    device_type = input.device.type
+    # devices without autocast (e.g. 'meta', for shape-only cost counts)
+    if not torch.amp.is_autocast_available(device_type) or \
+            not torch.is_autocast_enabled(device_type):
         return input, grid
     dtype = _autocast_dtype(input.device, input.dtype, grid.dtype,
                             torch.get_autocast_dtype(input.device.type))

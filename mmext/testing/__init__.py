@@ -1,3 +1,3 @@
-from .smoke import shrink_config
+from .smoke import shrink_config, smoke_model_key
 
-__all__ = ['shrink_config']
+__all__ = ['shrink_config', 'smoke_model_key']

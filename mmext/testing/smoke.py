@@ -7,6 +7,7 @@ Real configs point at OpenMMLab's dataset locations (``data/imagenet``,
 and runs one short epoch. Architecture, losses and evaluators are untouched.
 """
 import copy
+import json
 import os.path as osp
 from functools import partial
 from typing import Any, Callable, Optional
@@ -263,6 +264,27 @@ def _few_proposals(node: dict) -> None:
         node['num'] = min(node['num'], 32)
 
 
+def _merge_smoke_model(cfg: Config) -> None:
+    """Merge the config's ``smoke_model`` dict (if any) into its model."""
+    if isinstance(cfg.get('smoke_model'), dict):
+        cfg.merge_from_dict(dict(model=cfg.smoke_model))
+
+
+def smoke_model_key(cfg: Config) -> str:
+    """The model a smoke run of ``cfg`` builds, as a canonical string.
+
+    Configs with equal keys train the same model in their smoke runs (they
+    differ in schedule, dataset, or in sizes that ``smoke_model`` replaces,
+    e.g. GFNet's patch size or DenseNet-121 / 169 / 201 reduced to one small
+    DenseNet, or in the pretrained weights, which smoke runs drop), so one
+    run serves them all.
+    """
+    cfg = copy.deepcopy(cfg)
+    _merge_smoke_model(cfg)
+    _visit_dicts(cfg.model, _drop_pretrained)
+    return json.dumps(cfg.model.to_dict(), sort_keys=True, default=str)
+
+
 def shrink_config(cfg: Config,
                   data_dir: str,
                   work_dir: str,
@@ -296,8 +318,7 @@ def shrink_config(cfg: Config,
     # a config whose model is too big for a seconds-long run (GFNet: two
     # ResNet-50 encoders and a 38M-parameter policy per stage) names the
     # changes that make it small with the top-level key ``smoke_model``
-    if isinstance(cfg.get('smoke_model'), dict):
-        cfg.merge_from_dict(dict(model=cfg.smoke_model))
+    _merge_smoke_model(cfg)
     cfg.work_dir = work_dir
     # self-supervised pretraining configs have no validation
     evaluated = cfg.get('val_dataloader') is not None

@@ -3,10 +3,10 @@ saves a checkpoint, reloads it and evaluates (CPU); self-supervised
 pretraining configs (no validation) are checked to reload exactly instead.
 
 Configs are discovered, not listed. Configs that differ only in schedule or
-dataset share one run: the key is the model config.
+dataset share one run: the key is the model the smoke run builds (the model
+config with its ``smoke_model`` changes, :func:`mmext.testing.smoke_model_key`).
 """
 import glob
-import json
 import os
 import os.path as osp
 
@@ -17,7 +17,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 import mmext  # noqa: F401
-from mmext.testing import shrink_config
+from mmext.testing import shrink_config, smoke_model_key
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -30,7 +30,7 @@ def _discover():
         if '_base_' in path.split(os.sep):
             continue
         cfg = Config.fromfile(path)
-        key = json.dumps(cfg.model.to_dict(), sort_keys=True, default=str)
+        key = smoke_model_key(cfg)
         if key not in seen:
             seen.add(key)
             picked.append(osp.relpath(path, REPO))

@@ -390,3 +390,33 @@ def test_encoder_needs_pytorch_conventions(tmp_path, capsys):
         "EfficientNet has batch-norm eps [0.001] and TF 'same' padding "
         "(Conv2dAdaptivePadding): set its backbone's norm_cfg=dict("
         "type='BN', eps=1e-5), conv_cfg=dict(type='Conv2d')\n")
+
+
+def test_encoder_imagenet_weights_for_init_cfg(tmp_path, capsys):
+    # pycls' ImageNet RegNetY (tensors under 'model_state') -> a checkpoint
+    # that the encoders' Pretrained init_cfg loads: timm's logits
+    torch.manual_seed(0)
+    theirs = _randomize_bn(_timm('regnety_006')())
+    src = str(tmp_path / 'RegNetY-600MF_dds_8gpu.pyth')
+    torch.save(dict(epoch=100, model_state=_pycls_state_dict(theirs)), src)
+    encoder = _linear_head_encoder(
+        dict(type='RegNetY', arch='regnety_600mf'), 608)
+    config = _config(tmp_path, encoder,
+                     dict(type='GFNetHead', in_channels=608, num_classes=5,
+                          hidden_dim=16), 608)
+    dst = str(tmp_path / 'regnety-600mf_pycls-in1k.pth')
+    assert gfnet2mmext.main([src, dst, '--encoder', '--config', config]) == 0
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope('mmpretrain')
+    ours = MODELS.build(
+        dict(encoder, init_cfg=dict(type='Pretrained', checkpoint=dst)))
+    ours.init_weights()
+    ours.double().eval()
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(
+            _own_logits(ours, x), theirs.double().eval()(x), atol=1e-10)
+    # a GFNet release is not an encoder's weights
+    torch.save(dict(model_state={'fc.weight': torch.zeros(5, 608)}), src)
+    assert gfnet2mmext.main([src, dst, '--encoder', '--config', config]) == 1
+    assert src in capsys.readouterr().err

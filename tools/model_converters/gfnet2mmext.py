@@ -26,9 +26,18 @@ The authors' encoders are PyTorch models: the config's MobileNetV3 needs
 ``backbone.conv_cfg=dict(type='Conv2d')`` (mmpretrain's defaults are eps
 1e-3 and TF 'same' padding); the script stops otherwise.
 
+``--encoder`` converts ImageNet weights of one encoder instead (a pycls
+checkpoint, whose tensors are under ``model_state``, or a torchvision /
+timm state dict) into an mmpretrain ``ImageClassifier`` checkpoint for the
+encoders' ``init_cfg``: mmpretrain has no RegNetY weights, and the GFNet
+RegNetY configs start from pycls' ImageNet models, as the authors.
+
 Usage::
 
     python tools/model_converters/gfnet2mmext.py SRC DST --config CONFIG
+    python tools/model_converters/gfnet2mmext.py RegNetY-600MF_dds_8gpu.pyth \
+        checkpoints/regnety-600mf_pycls-in1k.pth --encoder --config \
+        configs/gfnet/gfnet-stage1_regnety-600mf-p96_8xb32_60e_in1k.py
 """
 import os.path as osp
 import sys
@@ -40,9 +49,10 @@ from mmengine.runner import save_checkpoint
 
 import mmext  # noqa: F401
 from mmext.models.classifiers.gfnet import (checkpoint_filter_fn,
-                                            released_calibration)
+                                            released_calibration,
+                                            rename_encoder)
 from mmext.utils.converter import (check_converted, load_checkpoint,
-                                   run_cli, src_dst_parser)
+                                   run_cli, src_dst_parser, strip_prefix)
 
 
 def build_model(config: str):
@@ -92,6 +102,36 @@ def convert(src: str, dst: str, config: str) -> dict:
     return meta
 
 
+def convert_encoder(src: str, dst: str, config: str) -> None:
+    """Convert ImageNet weights of the encoder architecture of ``config``
+    (pycls: ``model_state``; torchvision / timm: the state dict itself)
+    into a checkpoint of its mmpretrain ``ImageClassifier`` (``backbone.*``,
+    ``head.*``), to load through the encoders' ``init_cfg``.
+
+    Raises:
+        FileNotFoundError: ``src`` is missing.
+        KeyError: a key has no counterpart in the encoder (or the reverse).
+        ValueError: ``src`` holds no state dict, or a tensor does not fit.
+    """
+    checkpoint = load_checkpoint(src)
+    if isinstance(checkpoint, dict):
+        checkpoint = checkpoint.get('model_state',
+                                    checkpoint.get('state_dict', checkpoint))
+    if not isinstance(checkpoint, dict) or not checkpoint:
+        raise ValueError(f'{src}: no state dict (expected a pycls '
+                         "checkpoint with 'model_state', or a state dict)")
+    encoder = build_model(config).global_encoder
+    try:
+        state_dict = rename_encoder(strip_prefix(checkpoint), encoder, src)
+    except KeyError as e:
+        raise KeyError(e.args[0]) from e
+    meta = dict(
+        source=osp.basename(src),
+        converter='tools/model_converters/gfnet2mmext.py --encoder',
+        config=config)
+    save_checkpoint({'state_dict': state_dict, 'meta': meta}, dst)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = src_dst_parser(
         'Convert a GFNet (blackfeather-wang/GFNet-Pytorch) checkpoint to an '
@@ -105,7 +145,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "type='BN', eps=1e-5); EfficientNet also conv_cfg=dict("
         "type='Conv2d'))")
 
+    parser.add_argument(
+        '--encoder', action='store_true',
+        help="SRC is ImageNet weights of the config's encoder architecture "
+        '(pycls, torchvision or timm), not a GFNet checkpoint: write an '
+        "mmpretrain ImageClassifier checkpoint for the encoders' init_cfg")
+
     def run(args) -> str:
+        if args.encoder:
+            convert_encoder(args.src, args.dst, args.config)
+            return f'saved to {args.dst}'
         meta = convert(args.src, args.dst, args.config)
         stored = meta['gfnet']['thresholds'] is not None
         return (f'saved to {args.dst}\ncalibrated thresholds: '

@@ -585,7 +585,7 @@ def _check_pytorch_conventions(encoder: nn.Module, what: str) -> None:
             f"{' and '.join(found)}: set its backbone's {', '.join(fix)}")
 
 
-def _rename_encoder(src: Dict[str, Tensor], encoder: nn.Module,
+def rename_encoder(src: Dict[str, Tensor], encoder: nn.Module,
                     what: str) -> Dict[str, Tensor]:
     """Map an authors' encoder (``src``, without ``module.``) onto
     ``encoder`` (an mmpretrain ``ImageClassifier``) by names.
@@ -676,7 +676,7 @@ def checkpoint_filter_fn(checkpoint: dict, model: GFNet) -> Dict[str, Tensor]:
                            'checkpoint')
         src = strip_prefix(src)
         if part.endswith('encoder'):
-            src = _rename_encoder(src, getattr(model, part), src_key)
+            src = rename_encoder(src, getattr(model, part), src_key)
         state_dict.update({f'{part}.{k}': v for k, v in src.items()})
     return state_dict
 

@@ -1,0 +1,10 @@
+# GFNet-DenseNet-169 P96, stage 2 (PPO on the policy only).
+_base_ = ['./gfnet-stage2_densenet121-p96_8xb32_15e_in1k.py']
+
+model = dict(
+    global_encoder=dict(
+        backbone=dict(arch='169'), head=dict(in_channels=1664)),
+    classifier=dict(in_channels=1664),
+    policy=dict(in_channels=1664))
+load_from = ('work_dirs/gfnet-stage1_densenet169-p96_8xb32_60e_in1k/'
+             'epoch_60.pth')
