@@ -94,7 +94,8 @@ def train_agent(cfg: mmengine.Config, out_file: str) -> 'RecurrentPPO':
 
     Args:
         cfg (Config): With ``env_id``, ``seed`` and ``agent`` (keys
-            ``total_timesteps``, ``n_envs``, ``features_extractor``,
+            ``total_timesteps``, ``n_envs``, ``device`` (of the training;
+            the explanations run on the CPU), ``features_extractor``,
             ``features_dim``, ``lstm_hidden_size`` and ``ppo``: keyword
             arguments of ``RecurrentPPO``).
         out_file (str): Where the agent is saved (``.zip``).
@@ -116,7 +117,7 @@ def train_agent(cfg: mmengine.Config, out_file: str) -> 'RecurrentPPO':
         'CnnLstmPolicy',
         venv,
         seed=cfg.seed,
-        device='cpu',
+        device=acfg.device,
         policy_kwargs=dict(
             features_extractor_class=extractor,
             features_extractor_kwargs=dict(

@@ -6,6 +6,7 @@ _base_ = './tsci_minatar.py'
 # Nature CNN before the LSTM; no frame stacking.
 agent = dict(
     total_timesteps=10_000_000,
+    device='auto',  # a GPU when there is one
     features_extractor='nature',
     features_dim=512,
     lstm_hidden_size=128,

@@ -8,6 +8,7 @@ seed = 0
 agent = dict(
     total_timesteps=1_000_000,
     n_envs=8,
+    device='cpu',
     features_extractor='minatar',
     features_dim=128,
     lstm_hidden_size=128,
