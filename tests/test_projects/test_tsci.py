@@ -31,11 +31,12 @@ PROJECT = osp.join(REPO, 'projects', 'TSCI')
 sys.path.insert(0, PROJECT)
 import tsci  # noqa: E402
 from tsci.agent import (collect_episodes, initial_state,  # noqa: E402
-                        policy_logits)
+                        policy_logits, save_agent)
 from tsci.baselines import (gradient_saliency, occlusion_saliency,  # noqa
                             perturbation_saliency)
 from tsci.envs import TSCIInputError, object_channels  # noqa: E402
-from tsci.mask_training import WindowSampler, mask_history  # noqa: E402
+from tsci.mask_training import (WindowSampler, mask_history,  # noqa: E402
+                                save_mask_net)
 
 CONFIG = osp.join(PROJECT, 'configs', 'tsci_minatar-breakout.py')
 
@@ -272,13 +273,35 @@ def test_visualisation_writes_strips_and_gif(trained):
     assert gif[0].shape[:2] == (10 * 4, 2 * 10 * 4)
 
 
-def test_saves_are_atomic_and_reload(trained):
-    cfg, work, agent_file, mask_file = trained
-    assert not glob.glob(str(work / '.*.tmp'))
+def test_saves_go_through_a_temporary_file_and_reload(trained, tmp_path,
+                                                      monkeypatch):
+    cfg, _, agent_file, mask_file = trained
     env = tsci.make_env(cfg.env_id)
+    agent = tsci.load_agent(agent_file, env)
     net = tsci.load_mask_net(mask_file, env)
     assert not net.training
     assert all(not p.requires_grad for p in net.parameters())
+    moves = []
+    replace = os.replace
+
+    def spy(src, dst):
+        moves.append((osp.dirname(src), osp.basename(src), dst))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, 'replace', spy)
+    out_agent, out_net = str(tmp_path / 'a.zip'), str(tmp_path / 'm.pth')
+    save_agent(agent, out_agent)
+    save_mask_net(net, cfg, env, out_net)
+    assert [(d, dst) for d, _, dst in moves] == [(str(tmp_path), out_agent),
+                                                 (str(tmp_path), out_net)]
+    assert all(name.endswith('.tmp') for _, name, _ in moves)
+    assert sorted(os.listdir(tmp_path)) == ['a.zip', 'm.pth']
+    reloaded = tsci.load_agent(out_agent, env)
+    for a, b in zip(agent.policy.parameters(), reloaded.policy.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    again = tsci.load_mask_net(out_net, env)
+    x = torch.rand(2, cfg.window, 4, 10, 10)
+    torch.testing.assert_close(again(x), net(x), rtol=0, atol=0)
 
 
 def test_unknown_env_id_stops_with_one_message(tmp_path):

@@ -156,8 +156,8 @@ def evaluate(cfg: mmengine.Config, agent_file: str, mask_file: str,
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
-        raise TSCIInputError(f'unknown methods {unknown}; expected some of '
-                         f'{list(METHODS)}')
+        raise TSCIInputError(f'unknown methods {unknown}; expected some '
+                             f'of {list(METHODS)}')
     ecfg = cfg.evaluation
     if not 1 <= ecfg.num_decisions <= cfg.horizon + 1:
         raise TSCIInputError(
