@@ -103,9 +103,10 @@ def check_finite(fn: str, name: str, value: Tensor) -> None:
     NaN or Inf anywhere makes the sum non-finite, so a finite sum (one
     reduction, no temporary) clears the tensor; only a non-finite sum, which
     finite values can also give by overflowing, pays for the exact test.
-    Skipped under ``torch.compile`` tracing.
+    Skipped under ``torch.compile`` tracing and for meta tensors (shapes
+    without values, e.g. to count a model's multiply-adds).
     """
-    if torch.compiler.is_compiling() or value.numel() == 0:
+    if torch.compiler.is_compiling() or value.numel() == 0 or value.is_meta:
         return
     total = value.sum(dtype=torch.promote_types(value.dtype, torch.float32))
     if bool(torch.isfinite(total)):
@@ -134,9 +135,9 @@ def check_covariance_range(fn: str, name: str, x: Tensor) -> None:
     :func:`_largest_product` of them fits the dtype with a margin of 2 for
     rounding, nothing overflows. Otherwise the exact per-channel variances
     decide, and the message says which problem it is. Skipped under
-    ``torch.compile`` tracing.
+    ``torch.compile`` tracing and for meta tensors.
     """
-    if torch.compiler.is_compiling() or x.numel() == 0:
+    if torch.compiler.is_compiling() or x.numel() == 0 or x.is_meta:
         return
     limit = torch.finfo(x.dtype).max / 2
     positions = tuple(range(2, x.dim()))

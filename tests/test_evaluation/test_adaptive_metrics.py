@@ -173,6 +173,38 @@ def test_multi_exit_accuracy_metric_by_hand():
                 dict(type='MultiExitAccuracy', thresholds=[0.5] * 3)))
 
 
+def test_multi_exit_mean_average_precision_by_hand():
+    # 4 samples, 3 classes, 2 steps. Sample 2 has labels 1 and 2 (top-1
+    # counts label 1); AP ranks the samples by each class's softmax score
+    logits = torch.tensor([
+        [[3., 0., 0.], [0., 0., 3.]],
+        [[0., 3., 0.], [0., 3., 0.]],
+        [[0., 2., 1.], [0., 1., 2.]],
+        [[1., 0., 2.], [3., 0., 0.]],
+    ])
+    labels = [[0], [1], [1, 2], [2]]
+    metric = METRICS.build(dict(type='MultiExitAccuracy',
+                                average_precision=True))
+    metric.process(None, [
+        dict(step_logits=x, gt_label=torch.tensor(y))
+        for x, y in zip(logits, labels)
+    ])
+    out = metric.evaluate(4)
+    # step 1 -- class 0: sample 0 (pos) ranks first: AP 1. Class 1:
+    # samples 1, 2 (pos) rank first and second: AP 1. Class 2: samples 3,
+    # 2 (pos) first and second: AP 1.
+    # step 2 -- class 0: samples 3 (neg), 2 (neg), then 0 (pos) tied with
+    # 1 (neg), one threshold for the tie as in sklearn: AP = 1/4. Class 1:
+    # samples 1, 2 (pos) first: AP 1. Class 2: samples 0 (neg), 2 (pos),
+    # then 3 (pos) tied with 1 (neg): AP = (1/2 + 2/4) / 2 = 1/2
+    assert out['multi_exit/mAP_step1'] == pytest.approx(100.0)
+    assert out['multi_exit/mAP_step2'] == pytest.approx(
+        100 * (0.25 + 1 + 0.5) / 3)
+    # every first label is the step-1 arg max; at step 2 sample 1's only
+    assert out['multi_exit/top1_step1'] == pytest.approx(100.0)
+    assert out['multi_exit/top1_step2'] == pytest.approx(25.0)
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(thresholds=0.5), "thresholds=0.5 (float) is invalid"),
     (dict(thresholds=[0.5, '0.2']), "thresholds[1]='0.2' (str) is invalid"),
@@ -182,6 +214,7 @@ def test_multi_exit_accuracy_metric_by_hand():
     (dict(thresholds=[0.5, 0.], step_costs=[1]),
      'step_costs needs thresholds of the same length'),
     (dict(logits_key=3), 'logits_key=3 (int) is invalid'),
+    (dict(average_precision=1), 'average_precision=1 (int) is invalid'),
     (dict(collect_device='cuda'), "collect_device='cuda' (str) is invalid"),
 ])
 def test_multi_exit_accuracy_arguments(kwargs, message):

@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
+from sklearn.metrics import average_precision_score
 
 from mmext.evaluation.budgeted_batch import anytime_accuracy
 from mmext.evaluation.budgeted_batch import evaluate_thresholds
@@ -41,6 +42,14 @@ class MultiExitAccuracy(BaseMetric):
     (%) and ``exit_fraction_step{t}``; with ``step_costs`` too,
     ``expected_cost`` (per sample, in the unit of ``step_costs``).
 
+    With ``average_precision``, it also reports ``mAP_step{t}`` (%): the
+    mean over classes of the average precision (scikit-learn's
+    ``average_precision_score``) of the step's softmax scores, ranking the
+    samples per class; the positives of a sample are all the labels in its
+    ``gt_label`` (top-1 counts the first), classes without positives are
+    left out. This is the measure AdaFocusV2 reports on ActivityNet and
+    FCVID.
+
     Args:
         thresholds (Sequence[float], optional): ``T`` per-step confidence
             thresholds. Defaults to None.
@@ -50,6 +59,8 @@ class MultiExitAccuracy(BaseMetric):
             ``thresholds``. Defaults to None.
         logits_key (str): The data-sample field with the ``(T, C)`` logits.
             Defaults to ``'step_logits'``.
+        average_precision (bool): Also report the mean average precision of
+            every step. Defaults to False.
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): Metric name prefix. Defaults to
             ``'multi_exit'``.
@@ -60,6 +71,7 @@ class MultiExitAccuracy(BaseMetric):
                  thresholds: Optional[Sequence[float]] = None,
                  step_costs: Optional[Sequence[float]] = None,
                  logits_key: str = 'step_logits',
+                 average_precision: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         self.thresholds = _check_floats(self, 'thresholds', thresholds)
@@ -71,13 +83,16 @@ class MultiExitAccuracy(BaseMetric):
                 f'{type(self).__name__}: step_costs needs thresholds of the '
                 f'same length, got {step_costs!r} and {thresholds!r}')
         self.logits_key = check_arg(self, 'logits_key', logits_key, str)
+        self.average_precision = check_arg(self, 'average_precision',
+                                           average_precision, bool)
         check_arg(self, 'collect_device', collect_device,
                   choices=('cpu', 'gpu'))
         super().__init__(collect_device=collect_device, prefix=prefix)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep each sample's ``(T,)`` confidences, ``(T,)`` predictions
-        and label."""
+        and labels (and, for the average precision, its ``(T, C)`` softmax
+        scores)."""
         for sample in data_samples:
             logits = torch.as_tensor(sample[self.logits_key])
             if logits.dim() != 2:
@@ -86,14 +101,16 @@ class MultiExitAccuracy(BaseMetric):
                     f'{self.logits_key!r} must be (T, C) logits, got shape '
                     f'{tuple(logits.shape)}')
             conf, pred = exit_confidence(logits)
-            label = int(torch.as_tensor(sample['gt_label']).reshape(-1)[0])
+            labels = torch.as_tensor(sample['gt_label']).reshape(-1).tolist()
+            scores = logits.float().softmax(-1).cpu().numpy() \
+                if self.average_precision else None
             self.results.append((conf.cpu().numpy(), pred.cpu().numpy(),
-                                 label))
+                                 labels, scores))
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
-        conf = np.stack([c for c, _, _ in results], axis=1)  # (T, N)
-        pred = np.stack([p for _, p, _ in results], axis=1)
-        correct = pred == np.array([y for _, _, y in results])[None]
+        conf = np.stack([r[0] for r in results], axis=1)  # (T, N)
+        pred = np.stack([r[1] for r in results], axis=1)
+        correct = pred == np.array([r[2][0] for r in results])[None]
         out = {
             f'top1_step{t + 1}': float(acc)
             for t, acc in enumerate(anytime_accuracy(correct))
@@ -112,4 +129,21 @@ class MultiExitAccuracy(BaseMetric):
             })
             if 'expected_cost' in budget:
                 out['expected_cost'] = budget['expected_cost']
+        if self.average_precision:
+            out.update(self._mean_average_precision(results))
         return out
+
+    @staticmethod
+    def _mean_average_precision(results: List[tuple]) -> Dict[str, float]:
+        """``mAP_step{t}`` (%) over the classes with positives."""
+        scores = np.stack([r[3] for r in results], axis=1)  # (T, N, C)
+        targets = np.zeros(scores.shape[1:], dtype=bool)
+        for i, (_, _, labels, _) in enumerate(results):
+            targets[i, labels] = True
+        present = targets.any(0)
+        return {
+            f'mAP_step{t + 1}': 100.0 * float(
+                average_precision_score(
+                    targets[:, present], step[:, present], average='macro'))
+            for t, step in enumerate(scores)
+        }
