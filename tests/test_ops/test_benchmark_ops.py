@@ -4,7 +4,10 @@ op; timings are printed, never asserted."""
 import importlib.util
 import os.path as osp
 
+import pytest
 import torch
+
+from mmext.ops import deform_sample
 
 SCRIPT = osp.join(
     osp.dirname(__file__), '..', '..', 'tools', 'analysis_tools',
@@ -82,6 +85,18 @@ def test_deform_sample_side_by_side_and_targets():
     assert 'DAT-T step op / fallback: 0.90, target <= 0.93 ok' in text
     slow = dict(met, op_time=0.6, op_mem=2)
     assert bench.format_targets([slow]).count('MISSED') == 2
+    # the GPU breakdown: kernels alone and the op without its value checks
+    gpu = dict(met, op_kernel=3e-5, ref_kernel=2e-5, op_unchecked_time=0.4)
+    table = bench.format_rows([gpu]).splitlines()
+    assert table[-1].split() == ['a', '0.030', '0.020', '1.50', '400.00',
+                                 '0.40']
+    assert 'without value checks' not in bench.format_rows([met])
+    bad = torch.full((1, 1, 2, 2), float('nan'))
+    grid = torch.zeros(1, 1, 1, 2)
+    with bench.without_value_checks():
+        assert torch.isnan(deform_sample(bad, grid)).all()
+    with pytest.raises(ValueError, match='NaN or Inf'):
+        deform_sample(bad, grid)
 
 
 def test_deform_sample_section_batch_and_device_options(capsys):
@@ -152,3 +167,21 @@ def test_bdc_straightforward_baseline_matches_cdist():
     c = n @ a @ n
     rows, cols = torch.triu_indices(5, 5)
     torch.testing.assert_close(out, c[:, rows, cols])
+
+
+def test_cov_time_targets_are_the_cpus(capsys):
+    bench = load_script()
+    rows = [
+        dict(shape=shape, impl='extension', units=units, speedup=speedup,
+             rel_err=(1e-6, 1e-6))
+        for shape, units, speedup in ((bench.COV_UNIT_TARGET[0], 50.0, 3.0),
+                                      (bench.COV_SPEEDUP_TARGET[0], 9.0,
+                                       1.6))
+    ]
+    bench._report_cov_targets(rows, 'cpu')
+    assert capsys.readouterr().out.count('MISSED') == 2
+    bench._report_cov_targets(rows, 'cuda')
+    out = capsys.readouterr().out
+    assert 'MISSED' not in out
+    assert out.count('(a CPU target; measured on cuda, for information)') \
+        == 2

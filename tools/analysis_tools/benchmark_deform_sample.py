@@ -132,6 +132,32 @@ def reference_sampling() -> Iterator[None]:
         module._use_kernel = original
 
 
+def kernel_time(fn: Callable[[], object], repeats: int) -> float:
+    """Seconds per call of ``fn`` spent in CUDA kernels (torch.profiler's
+    device time), without the CPU-side dispatch, launches and syncs."""
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(repeats):
+            fn()
+        torch.cuda.synchronize()
+    total_us = sum(e.self_device_time_total for e in prof.key_averages())
+    return total_us / 1e6 / repeats
+
+
+@contextmanager
+def without_value_checks() -> Iterator[None]:
+    """Make :func:`mmext.ops.deform_sample` skip its NaN/Inf checks (one
+    reduction and one host sync per argument), to show what they cost."""
+    module = importlib.import_module('mmext.ops.deform_sample')
+    original = module.check_finite
+    module.check_finite = lambda *args: None
+    try:
+        yield
+    finally:
+        module.check_finite = original
+
+
 def bench_op(batch: int = 32, repeats: int = 5,
              shapes: Sequence[tuple] = DAT_T_SHAPES,
              device: str = 'cpu') -> List[Dict]:
@@ -144,13 +170,21 @@ def bench_op(batch: int = 32, repeats: int = 5,
         g = (torch.rand(n, hk, wk, 2) * 2.4 - 1.2).to(device)
         op = _fwd_bwd(deform_sample, x, g)
         ref = _fwd_bwd(deform_sample_reference, x, g)
-        rows.append(
-            dict(
-                name=f'{name} ({n}x{c}x{h}x{w} @ {hk}x{wk})',
-                **dict(zip(('op_time', 'ref_time'),
-                           time_pair(op, ref, repeats, device))),
-                op_mem=peak_memory(op, device),
-                ref_mem=peak_memory(ref, device)))
+        row = dict(
+            name=f'{name} ({n}x{c}x{h}x{w} @ {hk}x{wk})',
+            **dict(zip(('op_time', 'ref_time'),
+                       time_pair(op, ref, repeats, device))),
+            op_mem=peak_memory(op, device),
+            ref_mem=peak_memory(ref, device))
+        if torch.device(device).type == 'cuda':
+            # where the time goes: the kernels alone, and the op without
+            # its value checks (their syncs stall the launch queue)
+            row.update(op_kernel=kernel_time(op, repeats),
+                       ref_kernel=kernel_time(ref, repeats))
+            with without_value_checks():
+                row['op_unchecked_time'] = time_pair(op, ref, repeats,
+                                                     device)[0]
+        rows.append(row)
     return rows
 
 
@@ -255,6 +289,19 @@ def format_rows(rows: Sequence[Dict]) -> str:
             f'{r["op_time"] / r["ref_time"]:>7.2f}'
             f'{r["op_mem"] / 2**20:>9.1f}{r["ref_mem"] / 2**20:>9.1f}'
             f'{r["op_mem"] / max(r["ref_mem"], 1):>7.2f}')
+    gpu = [r for r in rows if 'op_kernel' in r]
+    if gpu:
+        head = (f'{"on the GPU: kernels only, and without value checks":<52}'
+                f'{"op ms":>9}{"ref ms":>9}{"ratio":>7}'
+                f'{"unchecked ms":>14}{"ratio":>7}')
+        lines += ['', head, '-' * len(head)]
+        for r in gpu:
+            lines.append(
+                f'{r["name"]:<52}{r["op_kernel"] * 1e3:>9.3f}'
+                f'{r["ref_kernel"] * 1e3:>9.3f}'
+                f'{r["op_kernel"] / r["ref_kernel"]:>7.2f}'
+                f'{r["op_unchecked_time"] * 1e3:>14.2f}'
+                f'{r["op_unchecked_time"] / r["ref_time"]:>7.2f}')
     return '\n'.join(lines)
 
 

@@ -286,25 +286,35 @@ def benchmark_cov_sqrt(args: argparse.Namespace) -> List[dict]:
                   f'{peak:>10}{r["speedup"]:>14.1f}x'
                   f'{r["rel_err"][0]:>11.1e}{r["rel_err"][1]:>11.1e}')
             rows.append(r)
-    _report_cov_targets(rows)
+    _report_cov_targets(rows, device.type)
     return rows
 
 
-def _report_cov_targets(rows: List[dict]) -> None:
+def _report_cov_targets(rows: List[dict], device_type: str) -> None:
+    """Print the targets; the time targets are the CPU's (on another device
+    the ratios are printed for information: at the small shape both
+    implementations take a few kernel launches there)."""
     by_key = {(r['shape'], r['impl']): r for r in rows}
     ours = 'extension' if any(r['impl'] == 'extension' for r in rows) \
         else 'reference'
     print(f'\ntargets ({ours}):')
+
+    def verdict(met: bool) -> str:
+        if device_type != 'cpu':
+            return f'(a CPU target; measured on {device_type}, for ' \
+                'information)'
+        return 'ok' if met else 'MISSED'
+
     shape, limit = COV_UNIT_TARGET
     if (shape, ours) in by_key:
         units = by_key[(shape, ours)]['units']
         print(f'  {shape}: {units:.1f} units (target <= {limit:.0f}) '
-              f'{"ok" if units <= limit else "MISSED"}')
+              f'{verdict(units <= limit)}')
     shape, limit = COV_SPEEDUP_TARGET
     if (shape, ours) in by_key:
         speedup = by_key[(shape, ours)]['speedup']
         print(f'  {shape}: {speedup:.1f}x the straightforward one (target '
-              f'>= {limit:.0f}x) {"ok" if speedup >= limit else "MISSED"}')
+              f'>= {limit:.0f}x) {verdict(speedup >= limit)}')
     worst = max(max(r['rel_err']) for r in rows)
     print(f'  max relative error vs reference: {worst:.1e} (target <= '
           f'{REL_TOL:.0e}) {"ok" if worst <= REL_TOL else "MISSED"}')
