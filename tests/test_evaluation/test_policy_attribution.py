@@ -10,8 +10,8 @@ from mmengine.registry import METRICS
 
 import mmext  # noqa: F401
 from mmext.evaluation import (action_fidelity, curve_auc,
-                              deletion_insertion_curves, mask_overlap,
-                              random_masks, top_k_masks)
+                              deletion_insertion_curves, mask_coverage,
+                              mask_overlap, random_masks, top_k_masks)
 
 
 def test_action_fidelity_by_hand():
@@ -43,10 +43,15 @@ def test_random_masks_have_exactly_equal_area_and_cover_all():
     assert (freq - 0.35).abs().max() < 0.05
 
 
-def test_mask_overlap_by_hand():
-    masks = torch.tensor([[1., 1, 0, 0], [0, 1, 1, 1]])
-    rel = torch.tensor([[1., 0, 0, 1], [0, 1, 1, 1]])
-    np.testing.assert_allclose(mask_overlap(masks, rel).numpy(), [0.5, 1])
+def test_mask_overlap_and_coverage_by_hand():
+    masks = torch.tensor([[1., 1, 0, 0], [0, 1, 1, 1], [1, 0, 0, 0]])
+    rel = torch.tensor([[1., 0, 0, 1], [0, 1, 1, 0], [0, 0, 0, 0]])
+    # kept area on objects: 1/2, 2/3, 0/1; objects kept: 1/2, 2/2, 0/0
+    np.testing.assert_allclose(mask_overlap(masks, rel).numpy(),
+                               [0.5, 2 / 3, 0])
+    cov = mask_coverage(masks, rel).numpy()
+    np.testing.assert_allclose(cov[:2], [0.5, 1])
+    assert np.isnan(cov[2])
 
 
 def test_deletion_insertion_of_a_linear_model():
@@ -88,11 +93,12 @@ def test_metric_by_hand():
         dict(ref_logits=ref, masked_logits=same, random_logits=flipped,
              deletion=torch.tensor([1., 0.]),
              insertion=torch.tensor([0., 1., 1.]), overlap=1.0,
-             random_overlap=0.25),
+             random_overlap=0.25, coverage=0.5, random_coverage=0.1),
         dict(ref_logits=ref, masked_logits=flipped, random_logits=flipped,
              deletion=torch.tensor([1., 1.]),
              insertion=torch.tensor([0., 0., 1.]), overlap=float('nan'),
-             random_overlap=float('nan'))
+             random_overlap=float('nan'), coverage=0.3,
+             random_coverage=float('nan'))
     ])
     out = metric.evaluate(2)
     p = 1 / (1 + math.exp(-2))  # softmax of (2, 0)
@@ -101,7 +107,7 @@ def test_metric_by_hand():
         'agreement': 0.5, 'kl': kl_flip / 2, 'random_agreement': 0.0,
         'random_kl': kl_flip, 'deletion_auc': 0.75,
         'insertion_auc': (0.75 + 0.25) / 2, 'overlap': 1.0,
-        'random_overlap': 0.25
+        'random_overlap': 0.25, 'coverage': 0.4, 'random_coverage': 0.1
     }
     assert set(out) == {f'attribution/{k}' for k in expected}
     for k, v in expected.items():

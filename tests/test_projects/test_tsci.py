@@ -250,6 +250,7 @@ def test_trained_masks_beat_random_masks_of_equal_area(trained):
     assert t['kl'] < t['random_kl']
     assert t['insertion_auc'] > r['insertion_auc']
     assert t['overlap'] > t['random_overlap']
+    assert t['coverage'] > t['random_coverage']
     assert set(res) == {'tsci', 'random', 'random_mask', 'none_mask'}
     assert np.isfinite(res['tsci']['return'])
 

@@ -20,7 +20,7 @@ from mmext.utils.validation import check_arg
 
 __all__ = [
     'action_fidelity', 'top_k_masks', 'random_masks', 'mask_overlap',
-    'deletion_insertion_curves', 'curve_auc', 'PolicyAttributionMetric'
+    'mask_coverage', 'deletion_insertion_curves', 'curve_auc', 'PolicyAttributionMetric'
 ]
 
 
@@ -98,6 +98,21 @@ def mask_overlap(masks: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
     return (masks * relevance).sum(1) / masks.sum(1)
 
 
+def mask_coverage(masks: torch.Tensor,
+                  relevance: torch.Tensor) -> torch.Tensor:
+    """Fraction of each sample's relevant elements that the mask keeps.
+
+    Args:
+        masks (Tensor): ``(B, *S)`` binary (or soft) masks.
+        relevance (Tensor): ``(B, *S)`` binary ground-truth relevance.
+
+    Returns:
+        Tensor: ``(B,)`` ``sum(M * R) / sum(R)`` per sample (NaN without
+        relevant elements).
+    """
+    return mask_overlap(relevance, masks)
+
+
 @torch.no_grad()
 def deletion_insertion_curves(
         score_fn: Callable[[torch.Tensor], torch.Tensor],
@@ -164,11 +179,13 @@ class PolicyAttributionMetric(BaseMetric):
     - optional ``deletion`` / ``insertion``: ``(S + 1,)`` curves of
       :func:`deletion_insertion_curves`;
     - optional ``overlap`` / ``random_overlap``: the :func:`mask_overlap`
-      of the mask / the random mask with relevant objects.
+      of the mask / the random mask with relevant objects, and
+      ``coverage`` / ``random_coverage``: their :func:`mask_coverage`.
 
     Reports ``agreement``, ``kl``, ``random_agreement``, ``random_kl``
     (means over samples and decisions) and, where the samples carry them,
-    ``deletion_auc``, ``insertion_auc``, ``overlap``, ``random_overlap``.
+    ``deletion_auc``, ``insertion_auc``, ``overlap``, ``random_overlap``,
+    ``coverage``, ``random_coverage``.
 
     Args:
         collect_device (str): ``'cpu'`` or ``'gpu'``.
@@ -199,13 +216,15 @@ class PolicyAttributionMetric(BaseMetric):
                 if key in sample:
                     curve = torch.as_tensor(sample[key]).double()[None]
                     result[f'{key}_auc'] = curve_auc(curve).item()
-            for key in ('overlap', 'random_overlap'):
+            for key in ('overlap', 'random_overlap', 'coverage',
+                        'random_coverage'):
                 if key in sample:
                     result[key] = float(sample[key])
             self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        """Means over samples (overlaps ignore samples without objects)."""
+        """Means over samples (overlaps and coverages ignore NaNs: samples
+        without objects)."""
         keys = dict.fromkeys(k for r in results for k in r)
         return {
             k: float(np.nanmean([r[k] for r in results if k in r]))

@@ -8,8 +8,8 @@ import mmengine
 import numpy as np
 import torch
 from mmengine.logging import MMLogger
-from mmext.evaluation import (deletion_insertion_curves, mask_overlap,
-                              random_masks, top_k_masks)
+from mmext.evaluation import (deletion_insertion_curves, mask_coverage,
+                              mask_overlap, random_masks, top_k_masks)
 from mmext.registry import METRICS
 
 from .agent import (LSTMState, collect_episodes, initial_state, load_agent,
@@ -93,9 +93,11 @@ def window_samples(policy, fn: SaliencyFn, obs: torch.Tensor,
     ]
     if relevant:
         objects = hist[:, :, relevant].amax(2)
-        for s, o, r in zip(samples, mask_overlap(keep, objects),
-                           mask_overlap(rand, objects)):
-            s.update(overlap=o.item(), random_overlap=r.item())
+        for key, fn in (('overlap', mask_overlap),
+                        ('coverage', mask_coverage)):
+            for s, o, r in zip(samples, fn(keep, objects),
+                               fn(rand, objects)):
+                s.update({key: o.item(), f'random_{key}': r.item()})
     return samples
 
 
