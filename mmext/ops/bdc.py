@@ -177,7 +177,7 @@ def bdc_pool(x: Tensor,
         raise ValueError(
             f'bdc_pool: `x` has {positions} spatial position(s) (shape '
             f'{tuple(x.shape)}); Brownian distance covariance needs >= 2')
-    check_finite('bdc_pool', 'x', x)
+    check_finite('bdc_pool', x=x)
     _check_temperature(temperature, x)
     if not eps >= 0:
         raise ValueError(f'bdc_pool: `eps` must be >= 0, but got {eps!r}')

@@ -116,7 +116,7 @@ def _features(x: Tensor, fn: str, name: str = 'x') -> Tensor:
 def _square(m: Tensor, fn: str, name: str) -> None:
     """Check ``(B, C, C)`` matrices."""
     check_tensor(fn, name, m, 'B C C')
-    check_finite(fn, name, m)
+    check_finite(fn, **{name: m})
 
 
 class _CovPool(Function):

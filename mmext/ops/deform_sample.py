@@ -20,7 +20,11 @@ it alike (:mod:`mmext.ops.tensor_check`): not a tensor, wrong number of
 dimensions or shape, not floating point, ``grid`` of another dtype, device
 or number of maps, an ``input`` without spatial positions (``H`` or ``W``
 0), and NaN/Inf in ``input`` or ``grid``. The value check costs one sum per
-tensor and is skipped while ``torch.compile`` traces; there the kernels give
+tensor and one host sync for both (on an H200, torch 2.11, the op's fwd+bwd
+at DAT-T's shapes took 0.7 ms with a sync per tensor and 0.3 ms without
+the check, ``F.grid_sample`` 0.2-0.3 ms; the kernels alone 1.0-1.8x
+``F.grid_sample``'s), and is skipped while ``torch.compile`` traces; there
+the kernels give
 a non-finite position NaN in every channel of that sample, as
 ``F.grid_sample`` does.
 
@@ -94,8 +98,7 @@ def _check(input: Tensor, grid: Tensor) -> None:
             f'deform_sample: `grid` has {grid.size(0)} maps but `input` has '
             f'{input.size(0)} (both are batch x groups)')
     check_same_kind(fn, 'grid', grid, 'input', input)
-    check_finite(fn, 'input', input)
-    check_finite(fn, 'grid', grid)
+    check_finite(fn, input=input, grid=grid)
 
 
 @lru_cache(maxsize=None)
@@ -196,9 +199,8 @@ def _autocast_inputs(input: Tensor, grid: Tensor) -> tuple:
     if not isinstance(input, Tensor) or not isinstance(grid, Tensor):
         return input, grid
     device_type = input.device.type
-    # devices without autocast (e.g. 'meta', for shape-only cost counts)
-    if not torch.amp.is_autocast_available(device_type) or \
-            not torch.is_autocast_enabled(device_type):
+    # the meta device (shape-only cost counts) has no autocast state
+    if device_type == 'meta' or not torch.is_autocast_enabled(device_type):
         return input, grid
     dtype = _autocast_dtype(input.device, input.dtype, grid.dtype,
                             torch.get_autocast_dtype(input.device.type))

@@ -97,23 +97,33 @@ def _non_finite_error(fn: str, name: str, value: Tensor,
         f'{value.numel()} values, the first at index {first})')
 
 
-def check_finite(fn: str, name: str, value: Tensor) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``value`` has NaN or Inf.
+def check_finite(fn: str, **tensors: Tensor) -> None:
+    """Raise ``ValueError`` naming the first of ``tensors`` (argument name
+    -> tensor, all on one device) that has NaN or Inf.
 
-    NaN or Inf anywhere makes the sum non-finite, so a finite sum (one
-    reduction, no temporary) clears the tensor; only a non-finite sum, which
-    finite values can also give by overflowing, pays for the exact test.
-    Skipped under ``torch.compile`` tracing and for meta tensors (shapes
-    without values, e.g. to count a model's multiply-adds).
+    NaN or Inf anywhere makes a tensor's sum non-finite, so a finite total
+    of the sums (one reduction per tensor, no temporary, and one host
+    synchronisation for all: on a GPU each stalls the launch queue) clears
+    them; only a non-finite total, which finite values can also give by
+    overflowing, pays for the exact test. Skipped under ``torch.compile``
+    tracing and for meta tensors (shapes without values, e.g. to count a
+    model's multiply-adds).
     """
-    if torch.compiler.is_compiling() or value.numel() == 0 or value.is_meta:
+    if torch.compiler.is_compiling():
         return
-    total = value.sum(dtype=torch.promote_types(value.dtype, torch.float32))
+    named = [(name, value) for name, value in tensors.items()
+             if value.numel() and not value.is_meta]
+    if not named:
+        return
+    total = sum(
+        value.sum(dtype=torch.promote_types(value.dtype, torch.float32))
+        for _, value in named)
     if bool(torch.isfinite(total)):
         return
-    bad = ~torch.isfinite(value)
-    if bool(bad.any()):
-        raise _non_finite_error(fn, name, value, bad)
+    for name, value in named:
+        bad = ~torch.isfinite(value)
+        if bool(bad.any()):
+            raise _non_finite_error(fn, name, value, bad)
 
 
 def _largest_product(sq: Tensor, m: int) -> Tensor:

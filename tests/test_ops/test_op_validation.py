@@ -204,3 +204,19 @@ def test_valid_edge_input_still_works(path):
     np.testing.assert_allclose(
         sigma.double().numpy(), expected, rtol=1e-4,
         atol=1e-4 * np.abs(expected).max())
+
+
+def test_check_finite_names_the_first_bad_tensor():
+    from mmext.ops.tensor_check import check_finite
+    big = torch.full((4, ), 3e38)  # finite, but the sums overflow float32
+    check_finite('op', a=big, b=big)
+    nan = torch.tensor([0., float('nan'), 1.])
+    inf = torch.tensor([float('-inf'), 0.])
+    with pytest.raises(ValueError) as excinfo:
+        check_finite('op', a=big, b=nan, c=inf)
+    assert str(excinfo.value) == ('op: `b` contains NaN or Inf (1 of 3 '
+                                  'values, the first at index (1,))')
+    with pytest.raises(ValueError, match='`c` contains NaN or Inf'):
+        check_finite('op', a=big, c=inf)
+    # empty and meta tensors have no values to check
+    check_finite('op', a=torch.empty(0), b=torch.empty(3, device='meta'))
