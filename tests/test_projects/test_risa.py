@@ -59,7 +59,8 @@ def tiny_config(name: str) -> Config:
 def run(tmp_path_factory):
     """Both generator families trained once; RISA trained on the AdaIN
     one."""
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the documented runs; restored below
     root = tmp_path_factory.mktemp('risa')
     cfg = tiny_config('risa_adain_skimage-32px.py')
     adain, modulated = str(root / 'adain'), str(root / 'modulated')
@@ -70,6 +71,7 @@ def run(tmp_path_factory):
     cfg_mod = tiny_config('risa_modulated_skimage-32px.py')
     pipeline.train_generator(cfg_mod, modulated)
     pipeline.generate(cfg_mod, modulated, feature_ckpt)
+    torch.set_num_threads(threads)
     return dict(root=root, cfg=cfg, adain=adain, modulated=modulated,
                 snapshots=snapshots, summary=summary, assessor=assessor)
 
