@@ -373,7 +373,7 @@ class TCPHead(BaseHead):
                 'input size (the pipeline\'s crop_size / scale), or keep the '
                 "backbone's last stage at stride 1 (strides=(1, 2, 2, 1))")
         try:
-            check_finite(name, 'x', x)
+            check_finite(name, x=x)
         except ValueError as err:
             raise ValueError(
                 f'{err}: the backbone output diverged; lower '
