@@ -1,3 +1,4 @@
+from .checked_metric import CheckedMetric
 from .few_shot import FewShotAccuracy, mean_confidence_interval
 from .multi_exit_accuracy import MultiExitAccuracy
 from .policy_attribution import (PolicyAttributionMetric, action_fidelity,
@@ -8,7 +9,7 @@ from .quality_correlation import (QualityCorrelation, pairwise_agreement,
                                   preference_agreement)
 
 __all__ = [
-    'FewShotAccuracy', 'mean_confidence_interval', 'MultiExitAccuracy',
+    'CheckedMetric', 'FewShotAccuracy', 'mean_confidence_interval', 'MultiExitAccuracy',
     'PolicyAttributionMetric', 'action_fidelity', 'curve_auc',
     'deletion_insertion_curves', 'mask_overlap', 'mask_coverage',
     'random_masks', 'top_k_masks',

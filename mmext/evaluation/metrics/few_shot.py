@@ -1,12 +1,12 @@
 """Accuracy of few-shot episodes with its 95% confidence interval."""
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
-from mmengine.evaluator import BaseMetric
 
 from mmext.registry import METRICS
-from mmext.utils.validation import check_arg
+
+from .checked_metric import CheckedMetric
 
 __all__ = ['FewShotAccuracy', 'mean_confidence_interval']
 
@@ -22,7 +22,7 @@ def mean_confidence_interval(accuracies: Sequence[float]) -> tuple:
 
 
 @METRICS.register_module()
-class FewShotAccuracy(BaseMetric):
+class FewShotAccuracy(CheckedMetric):
     """Mean episode accuracy (%) and its 95% interval, per run and overall.
 
     Fed by :class:`mmext.engine.MetaTestLoop`: each processed sample is
@@ -39,13 +39,6 @@ class FewShotAccuracy(BaseMetric):
             ``'few_shot'``.
     """
     default_prefix = 'few_shot'
-
-    def __init__(self,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        check_arg(self, 'collect_device', collect_device,
-                  choices=('cpu', 'gpu'))
-        super().__init__(collect_device=collect_device, prefix=prefix)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:

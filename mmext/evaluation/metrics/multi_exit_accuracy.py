@@ -3,7 +3,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
 from sklearn.metrics import average_precision_score
 
 from mmext.evaluation.budgeted_batch import anytime_accuracy
@@ -11,6 +10,8 @@ from mmext.evaluation.budgeted_batch import evaluate_thresholds
 from mmext.models.utils.multi_exit import exit_confidence
 from mmext.registry import METRICS
 from mmext.utils.validation import check_arg
+
+from .checked_metric import CheckedMetric
 
 __all__ = ['MultiExitAccuracy']
 
@@ -27,7 +28,7 @@ def _check_floats(owner, name: str, values, low: Optional[float] = None):
 
 
 @METRICS.register_module()
-class MultiExitAccuracy(BaseMetric):
+class MultiExitAccuracy(CheckedMetric):
     """Top-1 accuracy of every step and, for fixed thresholds, of early exit.
 
     Each data sample carries ``step_logits`` (key ``logits_key``), the
@@ -85,8 +86,6 @@ class MultiExitAccuracy(BaseMetric):
         self.logits_key = check_arg(self, 'logits_key', logits_key, str)
         self.average_precision = check_arg(self, 'average_precision',
                                            average_precision, bool)
-        check_arg(self, 'collect_device', collect_device,
-                  choices=('cpu', 'gpu'))
         super().__init__(collect_device=collect_device, prefix=prefix)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:

@@ -13,10 +13,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.evaluator import BaseMetric
 
 from mmext.registry import METRICS
-from mmext.utils.validation import check_arg
+
+from .checked_metric import CheckedMetric
 
 __all__ = [
     'action_fidelity', 'top_k_masks', 'random_masks', 'mask_overlap',
@@ -167,7 +167,7 @@ def curve_auc(curves: torch.Tensor) -> torch.Tensor:
 
 
 @METRICS.register_module()
-class PolicyAttributionMetric(BaseMetric):
+class PolicyAttributionMetric(CheckedMetric):
     """Decision fidelity of masks against random masks of equal area.
 
     Each data sample is a dict with
@@ -193,13 +193,6 @@ class PolicyAttributionMetric(BaseMetric):
             ``'attribution'``.
     """
     default_prefix = 'attribution'
-
-    def __init__(self,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        check_arg(self, 'collect_device', collect_device,
-                  choices=('cpu', 'gpu'))
-        super().__init__(collect_device=collect_device, prefix=prefix)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep each sample's mean agreement and KL, AUCs and overlaps."""

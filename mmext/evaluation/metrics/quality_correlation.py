@@ -9,10 +9,10 @@ the assessor score it higher.
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from mmengine.evaluator import BaseMetric
 
 from mmext.registry import METRICS
-from mmext.utils.validation import check_arg
+
+from .checked_metric import CheckedMetric
 
 __all__ = ['QualityCorrelation', 'preference_agreement', 'pairwise_agreement']
 
@@ -72,7 +72,7 @@ def pairwise_agreement(scores: Sequence[float],
 
 
 @METRICS.register_module()
-class QualityCorrelation(BaseMetric):
+class QualityCorrelation(CheckedMetric):
     """Correlation of predicted quality scores with quality labels.
 
     Each data sample is a dict with ``pred_score`` (float), ``gt_score``
@@ -90,13 +90,6 @@ class QualityCorrelation(BaseMetric):
             ``'quality'``.
     """
     default_prefix = 'quality'
-
-    def __init__(self,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        check_arg(self, 'collect_device', collect_device,
-                  choices=('cpu', 'gpu'))
-        super().__init__(collect_device=collect_device, prefix=prefix)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Keep each sample's score, label and group."""
