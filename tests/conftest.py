@@ -9,12 +9,10 @@ os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(autouse=True)
-def _isolated_default_scope():
-    """Each test starts with the default scope (mmengine's ``DefaultScope``,
-    a process-wide 'latest instance') it would have alone: scopes a test
-    sets (a Runner's ``default_scope``, ``init_default_scope``) are dropped
-    after it, so no test depends on the ones that ran before it."""
+def _scopes_restored_after():
+    """Yield, then drop the default scopes (mmengine's ``DefaultScope``, a
+    process-wide 'latest instance') created meanwhile (a Runner's
+    ``default_scope``, ``init_default_scope``) and restore the latest one."""
     from mmengine.registry import DefaultScope
     before = list(DefaultScope._instance_dict)
     yield
@@ -24,6 +22,21 @@ def _isolated_default_scope():
             del instances[name]
     for name in before:
         instances.move_to_end(name)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_scope():
+    """Each test starts with the default scope it would have alone, so no
+    test depends on the ones that ran before it."""
+    yield from _scopes_restored_after()
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _isolated_module_default_scope():
+    """The same for a test module's module-scoped fixtures (e.g. a model
+    trained once by a Runner for all the module's tests): their scopes do
+    not outlive the module."""
+    yield from _scopes_restored_after()
 
 
 @pytest.fixture(scope='session')
