@@ -24,9 +24,8 @@ tensor and one host sync for both (on an H200, torch 2.11, the op's fwd+bwd
 at DAT-T's shapes took 0.7 ms with a sync per tensor and 0.3 ms without
 the check, ``F.grid_sample`` 0.2-0.3 ms; the kernels alone 1.0-1.8x
 ``F.grid_sample``'s), and is skipped while ``torch.compile`` traces; there
-the kernels give
-a non-finite position NaN in every channel of that sample, as
-``F.grid_sample`` does.
+the kernels give a non-finite position NaN in every channel of that sample,
+as ``F.grid_sample`` does.
 
 The compiled kernels (``torch.ops.mmext.deform_sample_forward`` /
 ``deform_sample_backward``, C++ with ``at::parallel_for`` and CUDA) compute

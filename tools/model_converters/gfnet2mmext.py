@@ -121,10 +121,7 @@ def convert_encoder(src: str, dst: str, config: str) -> None:
         raise ValueError(f'{src}: no state dict (expected a pycls '
                          "checkpoint with 'model_state', or a state dict)")
     encoder = build_model(config).global_encoder
-    try:
-        state_dict = rename_encoder(strip_prefix(checkpoint), encoder, src)
-    except KeyError as e:
-        raise KeyError(e.args[0]) from e
+    state_dict = rename_encoder(strip_prefix(checkpoint), encoder, src)
     meta = dict(
         source=osp.basename(src),
         converter='tools/model_converters/gfnet2mmext.py --encoder',
@@ -144,7 +141,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "and padding (MobileNetV3 / EfficientNet backbones: norm_cfg=dict("
         "type='BN', eps=1e-5); EfficientNet also conv_cfg=dict("
         "type='Conv2d'))")
-
     parser.add_argument(
         '--encoder', action='store_true',
         help="SRC is ImageNet weights of the config's encoder architecture "
